@@ -1,0 +1,64 @@
+"""Operator commands: migrations, accounts and demo data."""
+
+from __future__ import annotations
+
+import typer
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.core.migrate import downgrade, upgrade
+
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+users_app = typer.Typer(no_args_is_help=True, help="User accounts.")
+demo_app = typer.Typer(no_args_is_help=True, help="Demo accounts and data (never in production).")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g. base")) -> None:
+    """Revert migrations down to REVISION."""
+    downgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: str = typer.Option(..., help="trainee, educator, manager or admin"),
+    unit: str | None = typer.Option(None, help="unit name (created if new)"),
+    display_name: str | None = None,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Create a user account."""
+    from app.services.accounts import AccountError, create_user, get_or_create_unit
+
+    with Session(get_engine()) as session:
+        try:
+            unit_row = get_or_create_unit(session, unit) if unit else None
+            create_user(session, username=username, password=password, role=role,
+                        display_name=display_name, unit=unit_row)
+            session.commit()
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1)
+    typer.echo(f"created {username} ({role})")
+
+
+@demo_app.command("accounts")
+def demo_accounts() -> None:
+    """Create the demo logins (nurse, educator, manager, admin; password demo)."""
+    from app.services.accounts import ensure_demo_accounts
+
+    if get_settings().is_production:
+        typer.echo("refusing: demo accounts are never created when ALERTDRILL_ENV=production", err=True)
+        raise typer.Exit(1)
+    with Session(get_engine()) as session:
+        created = ensure_demo_accounts(session)
+    typer.echo("created: " + (", ".join(created) if created else "none (already present)"))

@@ -1,0 +1,73 @@
+"""Engine and session factory.
+
+SQLite gets WAL and a busy timeout so several workers can share one file; PostgreSQL
+gets pre-ping so a restarted server or a killed backend costs one retry, not a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from app.core.config import get_settings
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_pre_ping=False,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin, so
+            # SAVEPOINT and BEGIN IMMEDIATE behave as documented.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # Write paths ask for IMMEDIATE (see `write_session`): a deferred read
+            # that later upgrades to a write can fail with SQLITE_BUSY at once,
+            # which busy_timeout cannot wait out.
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+    )
+
+
+@lru_cache
+def get_engine() -> Engine:
+    settings = get_settings()
+    return make_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine()) as session:
+        yield session
+
+
+def begin_write(session: Session) -> None:
+    """Call first in a unit of work that will write: on SQLite it takes the write
+    lock up front (waiting up to busy_timeout) instead of failing on upgrade."""
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})

@@ -1,0 +1,162 @@
+"""Request dependencies: database session, the signed-in user, roles, CSRF.
+
+Every route states who may call it with `Allow(...)` or `PUBLIC`; the route-role
+matrix test reads these markers from the route table, so a new route without a
+rule fails CI.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, HTTPException, Request
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.core.db import get_session
+from app.models import User, UserSession
+from app.services.auth import load_session
+
+SESSION_COOKIE = "alertdrill_session"
+PRE_SESSION_COOKIE = "alertdrill_pre"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class NotAuthenticated(Exception):
+    """Raised for anonymous access; pages redirect to /login, the API answers 401."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    session: UserSession | None
+
+    @property
+    def id(self) -> int:
+        return self.user.id or 0
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+
+def pre_session_csrf(request: Request) -> str:
+    """CSRF token for anonymous forms (log-in): HMAC of a random cookie."""
+    seed = request.cookies.get(PRE_SESSION_COOKIE) or getattr(request.state, "pre_seed", None)
+    if not seed:
+        seed = secrets.token_urlsafe(16)
+        request.state.pre_seed = seed
+    key = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(key, seed.encode(), "sha256").hexdigest()
+
+
+def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    cached = getattr(request.state, "principal", False)
+    if cached is not False:
+        return cached  # type: ignore[no-any-return]
+    loaded = load_session(session, request.cookies.get(SESSION_COOKIE))
+    principal = Principal(user=loaded[1], session=loaded[0]) if loaded else None
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise NotAuthenticated()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class Allow:
+    """Route dependency that admits only the given roles (403 for the others)."""
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = frozenset(roles)
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if principal.role not in self.roles:
+            raise HTTPException(status_code=403, detail="Your role cannot open this page.")
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Allow({', '.join(sorted(self.roles))})"
+
+
+class _Public:
+    """Marker: the route is deliberately open to anonymous users."""
+
+    def __call__(self) -> None:
+        return None
+
+
+PUBLIC = _Public()
+
+ALLOW_TRAINEE = Allow("trainee")
+ALLOW_STAFF = Allow("educator", "manager", "admin")
+ALLOW_EDUCATOR = Allow("educator", "admin")
+ALLOW_MANAGER = Allow("manager", "admin")
+ALLOW_ADMIN = Allow("admin")
+ALLOW_ANY_USER = Allow("trainee", "educator", "manager", "admin")
+
+
+def _same_origin(request: Request) -> bool:
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return True  # non-browser clients; the token below still applies
+    parts = urlsplit(source)
+    return parts.netloc == request.headers.get("host", request.url.netloc)
+
+
+async def csrf_protect(request: Request, session: SessionDep) -> None:
+    """Unsafe methods need the session's token in a header (htmx) or form field."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    if not _same_origin(request):
+        raise HTTPException(status_code=403, detail="Cross-origin request refused.")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get("csrf_token")
+            sent = value if isinstance(value, str) else None
+    principal = optional_principal(request, session)
+    expected = principal.session.csrf_token if principal and principal.session else pre_session_csrf(request)
+    if not sent or not secrets.compare_digest(sent, expected):
+        raise HTTPException(status_code=403, detail="The form expired or was not sent by this site. Reload and try again.")
+
+
+def is_htmx(request: Request) -> bool:
+    h = request.headers
+    return (
+        h.get("hx-request") == "true"
+        and h.get("hx-boosted") != "true"
+        and h.get("hx-history-restore-request") != "true"
+    )
+
+
+def load_principal_outside_route(request: Request) -> Principal | None:
+    """For error pages rendered where no route dependency ran (404, 500).
+
+    Uses the app's session provider (honouring test overrides) so the page still
+    shows the signed-in user's navigation and CSRF token.
+    """
+    if hasattr(request.state, "principal"):
+        return request.state.principal  # type: ignore[no-any-return]
+    provider = request.app.dependency_overrides.get(get_session, get_session)
+    gen = provider()
+    try:
+        session = next(gen)
+        return optional_principal(request, session)
+    except Exception:
+        return None
+    finally:
+        gen.close()

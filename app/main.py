@@ -1,0 +1,149 @@
+"""Application factory: middleware, static files, routers, error pages."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from app.core.config import get_settings
+from app.core.logging import configure_logging
+from app.deps import NotAuthenticated, csrf_protect, load_principal_outside_route
+from app.routes import ROUTERS
+from app.templating import render
+
+log = logging.getLogger("alertdrill.http")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="alertdrill",
+        description="Read-only JSON API for unit reporting tools, plus the trainer's HTML pages.",
+        version="0.1.0",
+        dependencies=[Depends(csrf_protect)],
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def access_log_and_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        if request.url.path.startswith("/static/vendor/"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response.headers["X-Request-ID"] = request_id
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - start) * 1000, 1),
+            },
+        )
+        return response
+
+    @app.exception_handler(NotAuthenticated)
+    async def _not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "Not signed in."}, status_code=401)
+        target = "/login"
+        if request.method == "GET":
+            target += f"?next={request.url.path}"
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        load_principal_outside_route(request)
+        return render(
+            request,
+            "pages/error.html",
+            {"status": exc.status_code, "detail": exc.detail},
+            block="content",
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(404)
+    async def _not_found(request: Request, _exc: Exception) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "Not found."}, status_code=404)
+        load_principal_outside_route(request)
+        return render(request, "pages/error.html", {"status": 404, "detail": "Not found."}, status_code=404)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        fields = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors())
+        return render(
+            request,
+            "pages/error.html",
+            {"status": 422, "detail": f"Some fields were missing or invalid: {fields}."},
+            block="content",
+            status_code=422,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _db_away(request: Request, exc: OperationalError) -> Response:
+        # The database is restarting or unreachable: say so, let clients retry.
+        log.warning("database unavailable", extra={"error": str(exc.orig)[:200]})
+        if _wants_json(request):
+            return JSONResponse({"detail": "Database unavailable; retry shortly."}, status_code=503,
+                                headers={"Retry-After": "1"})
+        return render(request, "pages/error.html", {"status": 503, "detail": "The database is unavailable. Try again in a moment."},
+                      status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(request: Request, exc: DBAPIError) -> Response:
+        if exc.connection_invalidated:
+            return await _db_away(request, OperationalError(str(exc), None, exc.orig))  # type: ignore[arg-type]
+        raise exc
+
+    @app.exception_handler(500)
+    async def _server_error(request: Request, _exc: Exception) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "Internal error."}, status_code=500)
+        return render(request, "pages/error.html", {"status": 500, "detail": "Something went wrong on our side."},
+                      status_code=500)
+
+    return app

@@ -1,0 +1,31 @@
+"""All tables, imported once so SQLModel.metadata (and Alembic) sees every one."""
+
+from __future__ import annotations
+
+from app.models import base as base
+from app.models.accounts import ROLES, ApiToken, Cohort, LoginFailure, Role, Unit, User, UserSession
+from app.models.training import (
+    AuditEvent,
+    CaseAttempt,
+    Decision,
+    Drill,
+    PreAlertJudgement,
+    ScenarioVersion,
+)
+
+__all__ = [
+    "ROLES",
+    "ApiToken",
+    "AuditEvent",
+    "CaseAttempt",
+    "Cohort",
+    "Decision",
+    "Drill",
+    "LoginFailure",
+    "PreAlertJudgement",
+    "Role",
+    "ScenarioVersion",
+    "Unit",
+    "User",
+    "UserSession",
+]

@@ -1,0 +1,83 @@
+"""Log-in, log-out, sessions and throttling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, select
+
+from app.core.config import get_settings
+from app.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
+from app.models import AuditEvent, LoginFailure, User, UserSession
+
+
+class LoginThrottled(Exception):
+    """Too many recent failures for this username."""
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def authenticate(session: Session, *, username: str, password: str, client: str = "") -> User | None:
+    settings = get_settings()
+    username = username.strip().lower()
+    since = datetime.now(UTC) - timedelta(seconds=settings.login_lockout_s)
+    failures = session.exec(
+        select(func.count()).select_from(LoginFailure).where(
+            LoginFailure.username == username, LoginFailure.at >= since
+        )
+    ).one()
+    if failures >= settings.login_max_failures:
+        raise LoginThrottled(username)
+    user = session.exec(select(User).where(User.username == username)).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        session.add(LoginFailure(username=username, client=client[:64]))
+        session.commit()
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+    session.exec(delete(LoginFailure).where(LoginFailure.username == username))  # type: ignore[call-overload]
+    session.commit()
+    return user
+
+
+def start_session(session: Session, user: User) -> tuple[str, UserSession]:
+    """A fresh token on every log-in (no session fixation)."""
+    token = new_token()
+    us = UserSession(
+        id=token_digest(token),
+        user_id=user.id or 0,
+        csrf_token=new_token(),
+        expires_at=datetime.now(UTC) + timedelta(seconds=get_settings().session_max_age_s),
+    )
+    session.add(us)
+    session.add(AuditEvent(actor_id=user.id, action="login", target=f"user:{user.id}"))
+    session.commit()
+    return token, us
+
+
+def load_session(session: Session, token: str | None) -> tuple[UserSession, User] | None:
+    if not token:
+        return None
+    us = session.get(UserSession, token_digest(token))
+    if us is None or _aware(us.expires_at) < datetime.now(UTC):
+        return None
+    user = session.get(User, us.user_id)
+    if user is None or not user.is_active:
+        return None
+    return us, user
+
+
+def end_session(session: Session, token: str | None) -> None:
+    if not token:
+        return
+    us = session.get(UserSession, token_digest(token))
+    if us is not None:
+        session.add(AuditEvent(actor_id=us.user_id, action="logout", target=f"user:{us.user_id}"))
+        session.delete(us)
+        session.commit()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from tests.utils.auth import csrf_from, login
+
+
+def test_login_page_renders_with_csrf(client):
+    r = client.get("/login")
+    assert r.status_code == 200
+    assert 'name="csrf_token"' in r.text
+    assert r.headers["vary"] == "HX-Request"
+
+
+def test_login_redirects_each_role_home(demo, make_client):
+    homes = {"nurse": "/drills", "educator": "/scenarios", "manager": "/dashboard", "admin": "/admin/users"}
+    for username, home in homes.items():
+        c = make_client()
+        token = csrf_from(c.get("/login").text)
+        r = c.post("/login", data={"username": username, "password": "demo", "csrf_token": token})
+        assert r.status_code == 303
+        assert r.headers["location"] == home
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_login_without_csrf_is_refused(demo, client):
+    client.get("/login")
+    r = client.post("/login", data={"username": "nurse", "password": "demo"})
+    assert r.status_code == 403
+
+
+def test_wrong_password_then_throttled(demo, client):
+    token = csrf_from(client.get("/login").text)
+    for _ in range(5):
+        r = client.post("/login", data={"username": "nurse", "password": "wrong", "csrf_token": token})
+        assert r.status_code == 401
+    # Even the right password is refused while throttled.
+    r = client.post("/login", data={"username": "nurse", "password": "demo", "csrf_token": token})
+    assert r.status_code == 429
+    assert "Too many failed attempts" in r.text
+
+
+def test_logout_ends_the_server_side_session(demo, client):
+    login(client, "manager")
+    r = client.post("/logout", headers={"X-CSRF-Token": client.headers["X-CSRF-Token"]})
+    assert r.status_code == 303
+    # The old cookie no longer works even if replayed.
+    r = client.get("/", follow_redirects=False)
+    assert r.headers["location"] == "/login"
+
+
+def test_cross_origin_post_refused(demo, client):
+    login(client, "nurse")
+    r = client.post("/logout", headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403
+
+
+def test_anonymous_page_redirects_to_login(client):
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_healthz_checks_database(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok", "database": "ok"}
+
+
+def test_unknown_page_is_friendly_404(client):
+    r = client.get("/no-such-page")
+    assert r.status_code == 404
+    assert "Page not found" in r.text
