@@ -62,3 +62,25 @@ def demo_accounts() -> None:
     with Session(get_engine()) as session:
         created = ensure_demo_accounts(session)
     typer.echo("created: " + (", ".join(created) if created else "none (already present)"))
+
+
+def scenarios_publish(
+    paths: list[str] = typer.Argument(..., help="scenario files or folders of *.yaml"),
+) -> None:
+    """Validate and publish scenario files into the database (all or none)."""
+    from pathlib import Path
+
+    from app.services.scenarios import publish_files, scenario_files
+    from simulator import ScenarioValidationError
+
+    files = scenario_files([Path(p) for p in paths])
+    with Session(get_engine()) as session:
+        try:
+            results = publish_files(session, files)
+        except ScenarioValidationError as exc:
+            for issue in exc.issues:
+                typer.echo(str(issue), err=True)
+            typer.echo(f"nothing published: {len(exc.issues)} problem(s)", err=True)
+            raise typer.Exit(1)
+    created = sum(r.created for r in results)
+    typer.echo(f"{len(results)} scenario file(s): {created} new version(s), {len(results) - created} unchanged")
