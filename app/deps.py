@@ -57,9 +57,9 @@ def pre_session_csrf(request: Request) -> str:
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
-    cached = getattr(request.state, "principal", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
     loaded = load_session(session, request.cookies.get(SESSION_COOKIE))
     principal = Principal(user=loaded[1], session=loaded[0]) if loaded else None
     request.state.principal = principal

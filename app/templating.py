@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.deps import is_htmx, pre_session_csrf
@@ -34,7 +34,7 @@ def render(
     blocks: list[str] | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
-) -> HTMLResponse:
+) -> Response:
     ctx = _base_context(request)
     ctx.update(context or {})
     kwargs: dict[str, Any] = {}
@@ -43,7 +43,7 @@ def render(
             kwargs["block_names"] = blocks
         elif block:
             kwargs["block_name"] = block
-    response: HTMLResponse = templates.TemplateResponse(
+    response: Response = templates.TemplateResponse(
         request, template, ctx, status_code=status_code, headers=headers, **kwargs
     )
     response.headers["Vary"] = "HX-Request"

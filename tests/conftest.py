@@ -21,16 +21,16 @@ os.environ.setdefault("ALERTDRILL_ENV", "test")
 os.environ.setdefault("ARGON2_PROFILE", "test")
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine as sa_create_engine  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from app.core.config import get_settings  # noqa: E402
-from app.core.db import get_engine, get_session, make_engine  # noqa: E402
-from app.core.migrate import upgrade  # noqa: E402
-from app.core.security import hasher  # noqa: E402
+from app.core.config import get_settings
+from app.core.db import get_engine, get_session, make_engine
+from app.core.migrate import upgrade
+from app.core.security import hasher
 
 BACKEND = os.environ.get("TEST_DATABASE", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
@@ -41,7 +41,7 @@ def authenticate(session: Session, *, username: str, password: str, client: str 
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.add(user)
-    session.exec(delete(LoginFailure).where(LoginFailure.username == username))  # type: ignore[call-overload]
+    session.execute(delete(LoginFailure).where(col(LoginFailure.username) == username))
     session.commit()
     return user
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import and_, func
+from sqlmodel import Session, col, select
 
 from app.models import AuditEvent, ScenarioVersion
 from simulator import Scenario, ScenarioIssue, ScenarioValidationError, parse_scenario
@@ -145,14 +145,13 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 
 
 @lru_cache(maxsize=512)
-def _parse_cached(version_id: int, content_hash: str, text: str, source: str) -> Scenario:
+def _parse_cached(text: str, source: str) -> Scenario:
     return parse_scenario(text, source)
 
 
 def scenario_of(version: ScenarioVersion) -> Scenario:
     """The parsed scenario for a stored version (parsed once per process)."""
-    return _parse_cached(version.id or 0, version.content_hash, version.source_text,
-                         f"{version.scenario_id}@v{version.version}")
+    return _parse_cached(version.source_text, f"{version.scenario_id}@v{version.version}")
 
 
 def latest_versions(session: Session, *, category: str | None = None) -> list[ScenarioVersion]:
@@ -165,7 +164,7 @@ def latest_versions(session: Session, *, category: str | None = None) -> list[Sc
     )
     query = select(ScenarioVersion).join(
         newest,
-        (ScenarioVersion.scenario_id == newest.c.scenario_id) & (ScenarioVersion.version == newest.c.v),
+        and_(col(ScenarioVersion.scenario_id) == newest.c.scenario_id, col(ScenarioVersion.version) == newest.c.v),
     )
     if category:
         query = query.where(ScenarioVersion.category == category)
