@@ -256,9 +256,9 @@ def _legend(frame: _Frame) -> list[str]:
         f'<line class="chart-line chart-past" x1="{_n(x)}" y1="{_n(y)}" x2="{_n(x + 22)}" y2="{_n(y)}" '
         f'stroke="{_PAST}" stroke-width="2"/>',
         f'<text x="{_n(x + 28)}" y="{_n(y)}" dy="0.35em" fill="{_INK}">Before alert</text>',
-        f'<line class="chart-line chart-future" x1="{_n(x + 118)}" y1="{_n(y)}" x2="{_n(x + 140)}" '
+        f'<line class="chart-line chart-future" x1="{_n(x + 128)}" y1="{_n(y)}" x2="{_n(x + 150)}" '
         f'y2="{_n(y)}" stroke="{_FUTURE}" stroke-width="2" stroke-dasharray="6 4"/>',
-        f'<text x="{_n(x + 146)}" y="{_n(y)}" dy="0.35em" fill="{_INK}">After alert (what happened)</text>',
+        f'<text x="{_n(x + 156)}" y="{_n(y)}" dy="0.35em" fill="{_INK}">After alert (what happened)</text>',
         "</g>",
     ]
 
@@ -312,7 +312,7 @@ def trend_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" id="{chart_id}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-labelledby="{title_id}" aria-describedby="{desc_id}" '
-        f'font-family="{_FONT}" font-size="12">',
+        f'font-family="{_FONT}" font-size="13">',
         f'<title id="{title_id}">{escape(label)} ({escape(unit)})</title>',
         f'<desc id="{desc_id}">{escape(desc)}</desc>',
         *_normal_band(frame, normal_range),
