@@ -336,7 +336,7 @@ def brier(p_deteriorating: Sequence[float], outcomes: Sequence[int | bool]) -> f
         return None
     total = 0.0
     for p, o in zip(p_deteriorating, outcomes, strict=True):
-        if not 0.0 <= p <= 1.0 or math.isnan(p):
+        if not 0.0 <= p <= 1.0:  # also rejects NaN
             raise ValueError(f"probability {p} outside [0, 1]")
         if o not in (0, 1):
             raise ValueError(f"outcome {o!r} is not 0 or 1")
