@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     argon2_profile: Literal["default", "test"] = "default"
     log_level: str = "INFO"
+    # Mounts /bench/hello and /bench/insert, the baselines the load benchmarks compare
+    # against on the same server. Off by default; never enable in production.
+    bench_routes: bool = False
 
     @field_validator("database_url")
     @classmethod
