@@ -104,11 +104,16 @@ def create_app() -> FastAPI:
         )
 
     @app.exception_handler(404)
-    async def _not_found(request: Request, _exc: Exception) -> Response:
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        # Starlette sends every 404 here, including a route's own HTTPException(404,
+        # "No such drill."): keep that message; only the router's default is generic.
+        detail = getattr(exc, "detail", None)
+        if not isinstance(detail, str) or detail == "Not Found":
+            detail = "Not found."
         if _wants_json(request):
-            return JSONResponse({"detail": "Not found."}, status_code=404)
+            return JSONResponse({"detail": detail}, status_code=404)
         load_principal_outside_route(request)
-        return render(request, "pages/error.html", {"status": 404, "detail": "Not found."}, status_code=404)
+        return render(request, "pages/error.html", {"status": 404, "detail": detail}, status_code=404)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
