@@ -1,0 +1,184 @@
+"""The trainee's side: drills, practice, the case page and the decision.
+
+Every form posts to a real URL and a plain request gets 303 back to the case page
+(PRG), so the flow works without JavaScript; an htmx request gets the page's `case`
+block, which is the same markup the full page includes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.deps import ALLOW_TRAINEE, Allow, Principal, SessionDep, is_htmx
+from app.models import CaseAttempt, Drill
+from app.services import case_screen as screens
+from app.services.attempts import (
+    DecisionConflict,
+    DecisionInvalid,
+    DecisionRefused,
+    drill_progress,
+    drills_for_trainee,
+    next_drill_attempt,
+    next_practice_attempt,
+    practice_progress,
+    record_decision,
+    record_pre_alert,
+)
+from app.services.dealing import DealError
+from app.templating import render
+
+router = APIRouter(tags=["triage"])
+
+TraineeDep = Annotated[Principal, Depends(ALLOW_TRAINEE)]
+# Managers and admins may open a decided case read-only (the dashboard drills down to it).
+ALLOW_CASE_VIEWERS = Allow("trainee", "manager", "admin")
+ViewerDep = Annotated[Principal, Depends(ALLOW_CASE_VIEWERS)]
+
+CASE_TEMPLATE = "pages/triage/case.html"
+
+
+def _own_drill(session: SessionDep, principal: Principal, drill_id: int) -> Drill:
+    drill = session.get(Drill, drill_id)
+    if drill is None or drill.cohort_id != principal.user.cohort_id:
+        raise HTTPException(status_code=404, detail="No such drill is assigned to you.")
+    return drill
+
+
+def _own_attempt(session: SessionDep, principal: Principal, attempt_id: int) -> CaseAttempt:
+    attempt = session.get(CaseAttempt, attempt_id)
+    if attempt is None:
+        raise HTTPException(status_code=404, detail="No such case.")
+    if attempt.trainee_id != principal.id:
+        raise HTTPException(status_code=403, detail="This case belongs to another trainee.")
+    return attempt
+
+
+def _case_response(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    attempt: CaseAttempt,
+    *,
+    status_code: int = 200,
+    form: screens.FormState | None = None,
+    notice: str | None = None,
+) -> Response:
+    screen = screens.case_screen(session, attempt, viewer=principal.user, form=form, notice=notice)
+    return render(request, CASE_TEMPLATE, {"screen": screen, "title": screen.heading},
+                  block="case", status_code=status_code)
+
+
+def _to_case(attempt: CaseAttempt) -> RedirectResponse:
+    return RedirectResponse(f"/attempts/{attempt.id}", status_code=303)
+
+
+@router.get("/drills", dependencies=[Depends(ALLOW_TRAINEE)])
+def my_drills(request: Request, session: SessionDep, principal: TraineeDep) -> Response:
+    cards = drills_for_trainee(session, principal.user)
+    round_no, practice = practice_progress(session, trainee_id=principal.id)
+    return render(request, "pages/triage/drills.html",
+                  {"cards": cards, "practice": practice, "practice_round": round_no, "title": "My drills"},
+                  block="content")
+
+
+@router.get("/drills/{drill_id:int}", dependencies=[Depends(ALLOW_TRAINEE)])
+def drill_page(request: Request, session: SessionDep, principal: TraineeDep, drill_id: int) -> Response:
+    drill = _own_drill(session, principal, drill_id)
+    progress = drill_progress(session, drill=drill, trainee_id=principal.id)
+    ctx = screens.set_context(progress, title=drill.title, next_url=f"/drills/{drill.id}/next", drill=drill)
+    return render(request, "pages/triage/set.html", ctx, block="content")
+
+
+@router.post("/drills/{drill_id:int}/next", dependencies=[Depends(ALLOW_TRAINEE)])
+def drill_next(session: SessionDep, principal: TraineeDep, drill_id: int) -> Response:
+    drill = _own_drill(session, principal, drill_id)
+    try:
+        attempt = next_drill_attempt(session, drill=drill, trainee=principal.user)
+    except DealError as exc:
+        raise HTTPException(status_code=409, detail=str(exc))
+    if attempt is None:
+        return RedirectResponse(f"/drills/{drill_id}", status_code=303)
+    return _to_case(attempt)
+
+
+@router.get("/practice", dependencies=[Depends(ALLOW_TRAINEE)])
+def practice_page(request: Request, session: SessionDep, principal: TraineeDep, round: int | None = None) -> Response:
+    round_no, progress = practice_progress(session, trainee_id=principal.id, round_no=round)
+    ctx = screens.set_context(progress, title=f"Practice round {round_no + 1}", next_url="/practice/next",
+                              practice_round=round_no)
+    return render(request, "pages/triage/set.html", ctx, block="content")
+
+
+@router.post("/practice/next", dependencies=[Depends(ALLOW_TRAINEE)])
+def practice_next(session: SessionDep, principal: TraineeDep) -> Response:
+    try:
+        attempt = next_practice_attempt(session, trainee=principal.user)
+    except DealError as exc:
+        raise HTTPException(status_code=409, detail=str(exc))
+    return _to_case(attempt)
+
+
+@router.get("/attempts/{attempt_id:int}", dependencies=[Depends(ALLOW_CASE_VIEWERS)])
+def case_page(request: Request, session: SessionDep, principal: ViewerDep, attempt_id: int) -> Response:
+    attempt = session.get(CaseAttempt, attempt_id)
+    if attempt is None:
+        raise HTTPException(status_code=404, detail="No such case.")
+    if not screens.may_view(session, attempt, principal.user):
+        raise HTTPException(status_code=403, detail="You cannot open this case.")
+    return _case_response(request, session, principal, attempt)
+
+
+@router.post("/attempts/{attempt_id:int}/independent", dependencies=[Depends(ALLOW_TRAINEE)])
+def independent_judgement(
+    request: Request,
+    session: SessionDep,
+    principal: TraineeDep,
+    attempt_id: int,
+    action: Annotated[str | None, Form(max_length=16)] = None,
+) -> Response:
+    attempt = _own_attempt(session, principal, attempt_id)
+    try:
+        record_pre_alert(session, attempt=attempt, trainee=principal.user, action=action)
+    except DecisionInvalid as exc:
+        return _case_response(request, session, principal, attempt, status_code=422,
+                              form=screens.FormState(errors=exc.errors))
+    except (DecisionRefused, DecisionConflict) as exc:
+        return _case_response(request, session, principal, attempt, status_code=409, notice=str(exc))
+    if not is_htmx(request):
+        return _to_case(attempt)
+    return _case_response(request, session, principal, attempt)
+
+
+@router.post("/attempts/{attempt_id:int}/decision", dependencies=[Depends(ALLOW_TRAINEE)])
+def decide(
+    request: Request,
+    session: SessionDep,
+    principal: TraineeDep,
+    attempt_id: int,
+    action: Annotated[str | None, Form(max_length=16)] = None,
+    reason: Annotated[str | None, Form(max_length=32)] = None,
+    escalate_to: Annotated[str | None, Form(max_length=32)] = None,
+    reason_text: Annotated[str | None, Form(max_length=2000)] = None,
+    confidence: Annotated[str | None, Form(max_length=8)] = None,
+    idempotency_key: Annotated[str | None, Form(max_length=64)] = None,
+    idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)] = None,
+) -> Response:
+    attempt = _own_attempt(session, principal, attempt_id)
+    chosen_reason = escalate_to if (action or "").strip().lower() == "escalate" else reason
+    try:
+        record_decision(
+            session, attempt=attempt, trainee=principal.user, action=action, reason=chosen_reason,
+            reason_text=reason_text, confidence=confidence, idempotency_key=idempotency_header or idempotency_key,
+        )
+    except DecisionInvalid as exc:
+        form = screens.FormState(errors=exc.errors, action=action, reason=reason, escalate_to=escalate_to,
+                                 reason_text=reason_text, confidence=confidence)
+        return _case_response(request, session, principal, attempt, status_code=422, form=form)
+    except (DecisionRefused, DecisionConflict) as exc:
+        return _case_response(request, session, principal, attempt, status_code=409, notice=str(exc))
+    if not is_htmx(request):
+        return _to_case(attempt)
+    return _case_response(request, session, principal, attempt)

@@ -1,0 +1,517 @@
+"""Case attempts and the decisions made on them: the one write path for a decision.
+
+`record_decision` is used by the trainee's form, the demo-history seeder and the load
+test alike, so correctness, timing, denormalised dashboard columns and the audit event
+are decided in exactly one place. A decision is stored once: the same submission again
+returns the stored row, a different answer is refused (`DecisionConflict`), and the
+unique constraint on `decision.attempt_id` settles races.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import case, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.core.db import begin_write
+from app.models import AuditEvent, CaseAttempt, Decision, Drill, PreAlertJudgement, ScenarioVersion, User
+from app.models.base import utcnow
+from app.services.dealing import PRACTICE_SIZE, deal_attempt, find_attempt, practice_round_of
+from simulator.case import CaseAnswer, TraineeView
+
+__all__ = [
+    "ACTIONS",
+    "CONFIDENCE_DEFAULT",
+    "DISMISS_REASONS",
+    "ESCALATE_REASONS",
+    "AttemptState",
+    "CategoryAccuracy",
+    "DecisionConflict",
+    "DecisionInput",
+    "DecisionInvalid",
+    "DecisionRefused",
+    "SetProgress",
+    "accuracy_by_category",
+    "answer_of",
+    "can_view",
+    "decision_for",
+    "drill_progress",
+    "drills_for_trainee",
+    "history_rows",
+    "next_drill_attempt",
+    "next_practice_attempt",
+    "practice_progress",
+    "pre_alert_for",
+    "record_decision",
+    "record_pre_alert",
+    "view_of",
+]
+
+ACTIONS: tuple[str, ...] = ("escalate", "dismiss")
+DISMISS_REASONS: dict[str, str] = {
+    "baseline": "Within the documented baseline",
+    "artifact": "Measurement artefact",
+    "expected-course": "Expected clinical course",
+    "other": "Other (say why)",
+}
+ESCALATE_REASONS: dict[str, str] = {
+    "notify-provider": "Notify the provider",
+    "rapid-response": "Call the rapid response team",
+}
+CONFIDENCE_MIN, CONFIDENCE_MAX, CONFIDENCE_DEFAULT = 50, 100, 70
+REASON_TEXT_MAX = 500
+
+
+class DecisionInvalid(ValueError):
+    """The submitted form is incomplete or out of range; `errors` maps field → message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class DecisionRefused(Exception):
+    """The decision cannot be taken now (e.g. the independent judgement comes first)."""
+
+
+class DecisionConflict(Exception):
+    """A different answer for a case that is already decided: the stored one stands."""
+
+    def __init__(self, message: str, stored: Decision | PreAlertJudgement) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """A decision as submitted, normalised: what "the same submission" compares."""
+
+    action: str
+    reason: str | None
+    reason_text: str | None
+    confidence: int
+
+    @classmethod
+    def parse(
+        cls, *, action: str | None, reason: str | None, reason_text: str | None, confidence: int | str | None
+    ) -> DecisionInput:
+        errors: dict[str, str] = {}
+        act = (action or "").strip().lower()
+        if act not in ACTIONS:
+            errors["action"] = "Choose Escalate or Dismiss."
+        why = (reason or "").strip().lower() or None
+        text = (reason_text or "").strip() or None
+        if text is not None and len(text) > REASON_TEXT_MAX:
+            errors["reason_text"] = f"Keep the reason under {REASON_TEXT_MAX} characters."
+        if act == "dismiss":
+            if why not in DISMISS_REASONS:
+                errors["reason"] = "Choose why you are dismissing the alert."
+            elif why == "other" and not text:
+                errors["reason_text"] = "Say in a few words why you are dismissing it."
+        elif act == "escalate":
+            why = why if why in ESCALATE_REASONS else "notify-provider"
+            text = None
+        if why != "other" and act == "dismiss":
+            text = None
+        try:
+            conf = int(str(confidence if confidence is not None else "").strip())
+            if not CONFIDENCE_MIN <= conf <= CONFIDENCE_MAX:
+                raise ValueError
+        except ValueError:
+            errors["confidence"] = f"Confidence is a whole number from {CONFIDENCE_MIN} to {CONFIDENCE_MAX}."
+            conf = CONFIDENCE_DEFAULT
+        if errors:
+            raise DecisionInvalid(errors)
+        return cls(action=act, reason=why, reason_text=text, confidence=conf)
+
+    def matches(self, d: Decision) -> bool:
+        return (self.action, self.reason, self.reason_text, self.confidence) == (
+            d.action, d.reason, d.reason_text, d.confidence
+        )
+
+
+def view_of(attempt: CaseAttempt) -> TraineeView:
+    """What the nurse is shown; safe to render before the decision."""
+    return TraineeView.model_validate_json(attempt.view_json)
+
+
+def answer_of(attempt: CaseAttempt) -> CaseAnswer:
+    """What happened: only ever read once a decision is stored (or to grade one)."""
+    return CaseAnswer.model_validate_json(attempt.answer_json)
+
+
+def decision_for(session: Session, attempt_id: int) -> Decision | None:
+    return session.exec(select(Decision).where(Decision.attempt_id == attempt_id)).first()
+
+
+def pre_alert_for(session: Session, attempt_id: int) -> PreAlertJudgement | None:
+    return session.exec(select(PreAlertJudgement).where(PreAlertJudgement.attempt_id == attempt_id)).first()
+
+
+def can_view(attempt: CaseAttempt, *, viewer: User, owner: User, decided: bool) -> bool:
+    """Trainees see their own cases; managers (same unit) and admins only decided ones."""
+    if viewer.role == "trainee":
+        return attempt.trainee_id == viewer.id
+    if not decided:
+        return False
+    if viewer.role == "admin":
+        return True
+    return viewer.role == "manager" and viewer.unit_id is not None and viewer.unit_id == owner.unit_id
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands timezone-aware columns back naive; they were stored as UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _key_digest(attempt_id: int, key: str | None) -> str | None:
+    """Keys are scoped to the attempt, so one trainee's key can never reach another's row."""
+    if not key:
+        return None
+    return hashlib.sha256(f"{attempt_id}:{key}".encode()).hexdigest()
+
+
+def _start_write(session: Session) -> None:
+    # End any read transaction first: on SQLite, upgrading a stale read to a write fails
+    # at once, while a fresh BEGIN IMMEDIATE waits for the lock.
+    if session.in_transaction():
+        session.commit()
+    begin_write(session)
+
+
+def _settle_existing(existing: Decision, submitted: DecisionInput, key_digest: str | None) -> tuple[Decision, bool]:
+    if submitted.matches(existing) or (key_digest is not None and existing.idempotency_key == key_digest):
+        return existing, False
+    raise DecisionConflict(
+        "This case is already decided and a decision cannot be changed: your first answer is shown.", existing
+    )
+
+
+def record_decision(
+    session: Session,
+    *,
+    attempt: CaseAttempt,
+    trainee: User,
+    action: str | None,
+    reason: str | None,
+    reason_text: str | None,
+    confidence: int | str | None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Decision, bool]:
+    """Store the trainee's decision once; returns (decision, created).
+
+    Raises DecisionInvalid (bad form), DecisionRefused (independent judgement still
+    due) or DecisionConflict (already decided differently).
+    """
+    submitted = DecisionInput.parse(action=action, reason=reason, reason_text=reason_text, confidence=confidence)
+    attempt_id = attempt.id or 0
+    digest = _key_digest(attempt_id, idempotency_key)
+    _start_write(session)
+    existing = decision_for(session, attempt_id)
+    if existing is not None:
+        session.rollback()
+        return _settle_existing(existing, submitted, digest)
+    pre = pre_alert_for(session, attempt_id)
+    if attempt.independent_first and pre is None:
+        session.rollback()
+        raise DecisionRefused("Record whether you would escalate before the alert is shown, then decide.")
+    version = session.get(ScenarioVersion, attempt.scenario_version_id)
+    answer = answer_of(attempt)
+    deteriorated = answer.deteriorated
+    decided_at = now or utcnow()
+    elapsed = decided_at - _as_utc(attempt.started_at)
+    decision = Decision(
+        attempt_id=attempt_id,
+        idempotency_key=digest,
+        trainee_id=trainee.id or 0,
+        unit_id=trainee.unit_id,
+        scenario_version_id=attempt.scenario_version_id,
+        category=version.category if version else answer.explanation.category,
+        action=submitted.action,
+        reason=submitted.reason,
+        reason_text=submitted.reason_text,
+        confidence=submitted.confidence,
+        independent_action=pre.action if pre else None,
+        alert_fired=view_of(attempt).alert.fired,
+        deteriorated=deteriorated,
+        correct=(submitted.action == "escalate") == deteriorated,
+        time_to_decide_ms=max(0, int(elapsed.total_seconds() * 1000)),
+        created_at=decided_at,
+    )
+    session.add(decision)
+    try:
+        session.flush()
+        session.add(
+            AuditEvent(
+                actor_id=trainee.id,
+                action="decision.record",
+                target=f"attempt:{attempt_id}",
+                detail={"decision_id": decision.id, "action": decision.action, "correct": decision.correct},
+            )
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        stored = decision_for(session, attempt_id)
+        if stored is None:
+            raise
+        return _settle_existing(stored, submitted, digest)
+    session.refresh(decision)
+    return decision, True
+
+
+def record_pre_alert(
+    session: Session, *, attempt: CaseAttempt, trainee: User, action: str | None
+) -> tuple[PreAlertJudgement, bool]:
+    """The nurse's own call before seeing the alert (independent-first drills), stored once."""
+    act = (action or "").strip().lower()
+    if act not in ACTIONS:
+        raise DecisionInvalid({"independent_action": "Choose whether you would escalate."})
+    if not attempt.independent_first:
+        raise DecisionRefused("This case does not ask for a judgement before the alert.")
+    attempt_id = attempt.id or 0
+    _start_write(session)
+    existing = pre_alert_for(session, attempt_id)
+    if existing is None:
+        judgement = PreAlertJudgement(attempt_id=attempt_id, action=act)
+        session.add(judgement)
+        try:
+            session.flush()
+            session.add(AuditEvent(actor_id=trainee.id, action="decision.pre-alert",
+                                   target=f"attempt:{attempt_id}", detail={"action": act}))
+            session.commit()
+            session.refresh(judgement)
+            return judgement, True
+        except IntegrityError:
+            session.rollback()
+            existing = pre_alert_for(session, attempt_id)
+            if existing is None:
+                raise
+    else:
+        session.rollback()
+    if existing.action == act:
+        return existing, False
+    raise DecisionConflict("Your judgement before the alert is already recorded and cannot be changed.", existing)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sets of cases: a drill, or a practice round
+
+
+@dataclass(frozen=True)
+class AttemptState:
+    position: int
+    attempt: CaseAttempt | None
+    decision: Decision | None
+    title: str | None  # only once decided: the title can give the answer away
+
+
+@dataclass
+class SetProgress:
+    """Where a trainee is in a drill or practice round, and the summary once it is done."""
+
+    n_cases: int
+    states: list[AttemptState] = field(default_factory=list)
+
+    @property
+    def decided(self) -> list[Decision]:
+        return [s.decision for s in self.states if s.decision is not None]
+
+    @property
+    def n_decided(self) -> int:
+        return len(self.decided)
+
+    @property
+    def complete(self) -> bool:
+        return self.n_decided >= self.n_cases
+
+    @property
+    def n_correct(self) -> int:
+        return sum(d.correct for d in self.decided)
+
+    @property
+    def missed_deteriorations(self) -> list[AttemptState]:
+        return [s for s in self.states if s.decision and s.decision.deteriorated and s.decision.action == "dismiss"]
+
+    @property
+    def unnecessary_escalations(self) -> list[AttemptState]:
+        return [
+            s for s in self.states if s.decision and not s.decision.deteriorated and s.decision.action == "escalate"
+        ]
+
+    @property
+    def next_position(self) -> int | None:
+        for s in self.states:
+            if s.decision is None:
+                return s.position
+        return None
+
+    @property
+    def median_seconds(self) -> float | None:
+        times = sorted(d.time_to_decide_ms for d in self.decided)
+        if not times:
+            return None
+        mid = len(times) // 2
+        ms = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+        return round(ms / 1000, 1)
+
+
+def _progress(session: Session, attempts: Sequence[CaseAttempt], positions: Sequence[int]) -> SetProgress:
+    ids = [a.id or 0 for a in attempts]
+    decisions = {
+        d.attempt_id: d for d in session.exec(select(Decision).where(col(Decision.attempt_id).in_(ids)))
+    } if ids else {}
+    version_ids = {a.scenario_version_id for a in attempts}
+    titles = {
+        v.id: v.title
+        for v in session.exec(select(ScenarioVersion).where(col(ScenarioVersion.id).in_(list(version_ids))))
+    } if version_ids else {}
+    by_pos = {a.position: a for a in attempts}
+    progress = SetProgress(n_cases=len(positions))
+    for pos in positions:
+        a = by_pos.get(pos)
+        d = decisions.get(a.id or 0) if a else None
+        progress.states.append(
+            AttemptState(pos, a, d, titles.get(a.scenario_version_id) if a is not None and d is not None else None)
+        )
+    return progress
+
+
+def drill_progress(session: Session, *, drill: Drill, trainee_id: int) -> SetProgress:
+    attempts = session.exec(
+        select(CaseAttempt).where(CaseAttempt.drill_id == drill.id, CaseAttempt.trainee_id == trainee_id)
+    ).all()
+    return _progress(session, attempts, range(drill.n_cases))
+
+
+def _latest_practice_round(session: Session, trainee_id: int) -> int | None:
+    top = session.exec(
+        select(func.max(CaseAttempt.position)).where(
+            CaseAttempt.trainee_id == trainee_id, col(CaseAttempt.drill_id).is_(None)
+        )
+    ).one()
+    return None if top is None else practice_round_of(int(top))
+
+
+def practice_progress(session: Session, *, trainee_id: int, round_no: int | None = None) -> tuple[int, SetProgress]:
+    """(round number, progress) for the given or the latest practice round."""
+    if round_no is None:
+        round_no = _latest_practice_round(session, trainee_id) or 0
+    first = round_no * PRACTICE_SIZE
+    attempts = session.exec(
+        select(CaseAttempt).where(
+            CaseAttempt.trainee_id == trainee_id,
+            col(CaseAttempt.drill_id).is_(None),
+            col(CaseAttempt.position) >= first,
+            col(CaseAttempt.position) < first + PRACTICE_SIZE,
+        )
+    ).all()
+    return round_no, _progress(session, attempts, range(first, first + PRACTICE_SIZE))
+
+
+def next_drill_attempt(session: Session, *, drill: Drill, trainee: User) -> CaseAttempt | None:
+    """The case to show next (dealt now if need be), or None when the drill is done."""
+    position = drill_progress(session, drill=drill, trainee_id=trainee.id or 0).next_position
+    if position is None:
+        return None
+    return deal_attempt(session, drill=drill, trainee=trainee, position=position)
+
+
+def next_practice_attempt(session: Session, *, trainee: User) -> CaseAttempt:
+    """The next practice case: continue the open round, or start a new one."""
+    round_no, progress = practice_progress(session, trainee_id=trainee.id or 0)
+    position = progress.next_position
+    if position is None:
+        position = (round_no + 1) * PRACTICE_SIZE
+    return deal_attempt(session, drill=None, trainee=trainee, position=position)
+
+
+def set_of(session: Session, attempt: CaseAttempt) -> tuple[Drill | None, int | None]:
+    """(drill, practice round) the attempt belongs to."""
+    if attempt.drill_id is not None:
+        return session.get(Drill, attempt.drill_id), None
+    return None, practice_round_of(attempt.position)
+
+
+def attempt_at(session: Session, *, drill_id: int | None, trainee_id: int, position: int) -> CaseAttempt | None:
+    return find_attempt(session, drill_id=drill_id, trainee_id=trainee_id, position=position)
+
+
+@dataclass(frozen=True)
+class DrillCard:
+    drill: Drill
+    n_decided: int
+
+
+def drills_for_trainee(session: Session, trainee: User) -> list[DrillCard]:
+    """Drills assigned to the trainee's cohort, newest first, with how far they got."""
+    if trainee.cohort_id is None:
+        return []
+    drills = session.exec(
+        select(Drill).where(Drill.cohort_id == trainee.cohort_id).order_by(col(Drill.created_at).desc())
+    ).all()
+    counts: dict[int, int] = {}
+    if drills:
+        rows = session.exec(
+            select(CaseAttempt.drill_id, func.count())
+            .join(Decision, col(Decision.attempt_id) == col(CaseAttempt.id))
+            .where(CaseAttempt.trainee_id == trainee.id, col(CaseAttempt.drill_id).in_([d.id for d in drills]))
+            .group_by(col(CaseAttempt.drill_id))
+        ).all()
+        counts = {int(drill_id or 0): int(n) for drill_id, n in rows}
+    return [DrillCard(d, counts.get(d.id or 0, 0)) for d in drills]
+
+
+# --------------------------------------------------------------------------------------------------
+# A trainee's own history
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    decision: Decision
+    attempt: CaseAttempt
+    title: str
+    drill_title: str | None
+
+
+@dataclass(frozen=True)
+class CategoryAccuracy:
+    category: str
+    n: int
+    n_correct: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.n_correct / self.n) if self.n else 0
+
+
+def history_rows(session: Session, *, trainee_id: int, limit: int = 200) -> list[HistoryRow]:
+    rows = session.exec(
+        select(Decision, CaseAttempt, ScenarioVersion)
+        .join(CaseAttempt, col(CaseAttempt.id) == col(Decision.attempt_id))
+        .join(ScenarioVersion, col(ScenarioVersion.id) == col(Decision.scenario_version_id))
+        .where(Decision.trainee_id == trainee_id)
+        .order_by(col(Decision.created_at).desc(), col(Decision.id).desc())
+        .limit(limit)
+    ).all()
+    drill_ids = {a.drill_id for _, a, _ in rows if a.drill_id is not None}
+    titles = {
+        d.id: d.title for d in session.exec(select(Drill).where(col(Drill.id).in_(list(drill_ids))))
+    } if drill_ids else {}
+    return [HistoryRow(d, a, v.title, titles.get(a.drill_id) if a.drill_id else None) for d, a, v in rows]
+
+
+def accuracy_by_category(session: Session, *, trainee_id: int) -> list[CategoryAccuracy]:
+    rows = session.exec(
+        select(Decision.category, func.count(), func.sum(case((col(Decision.correct), 1), else_=0)))
+        .where(Decision.trainee_id == trainee_id)
+        .group_by(Decision.category)
+        .order_by(Decision.category)
+    ).all()
+    return [CategoryAccuracy(str(cat), int(n), int(ok or 0)) for cat, n, ok in rows]

@@ -1,0 +1,583 @@
+"""What the case page shows, built from a stored case: charts, tables, alert, feedback.
+
+Two entry points keep the answer out of the question: `question_page` reads only the
+trainee view, and only `feedback_page` (called once a decision is stored) reads the
+answer. Templates never see a CaseAnswer before that.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+from sqlmodel import Session
+
+from app.charts import (
+    FEEDBACK_WINDOW_MIN,
+    PAST_WINDOW_MIN,
+    VITAL_SCALES,
+    Mark,
+    TrendRow,
+    format_rel_time,
+    trend_svg,
+    vital_table_rows,
+    vital_trend_svg,
+)
+from app.charts.text import format_value
+from app.models import CaseAttempt, Decision, Drill, PreAlertJudgement, User
+from app.services.attempts import (
+    CONFIDENCE_DEFAULT,
+    CONFIDENCE_MAX,
+    CONFIDENCE_MIN,
+    DISMISS_REASONS,
+    ESCALATE_REASONS,
+    SetProgress,
+    answer_of,
+    can_view,
+    decision_for,
+    drill_progress,
+    practice_progress,
+    pre_alert_for,
+    view_of,
+)
+from app.services.dealing import PRACTICE_SIZE, practice_round_of
+from simulator import CATEGORIES
+from simulator.case import Assessment, CaseAnswer, LabSeries, OutcomeCriterion, Series, TraineeView
+from simulator.vocab import LABS
+
+__all__ = [
+    "AssessmentRow",
+    "CaseScreen",
+    "Feedback",
+    "FormState",
+    "LabRow",
+    "QuestionPage",
+    "VitalChart",
+    "case_screen",
+    "feedback_page",
+    "may_view",
+    "question_page",
+    "set_context",
+]
+
+# Scale-2 patients (documented hypercapnic failure) have a prescribed 88–92% target
+# (clinical-reference §1.1), so their chart shades that band instead of ≥ 96%.
+SPO2_SCALE2_BAND = (88.0, 92.0)
+UNITS = {"mm[Hg]": "mmHg", "Cel": "°C", "10*3/uL": "×10³/µL", "ug/mL{FEU}": "µg/mL FEU", "/min": "/min"}
+CONSCIOUSNESS = {"A": "Alert", "C": "New confusion", "V": "Responds to voice", "P": "Responds to pain",
+                 "U": "Unresponsive"}
+O2_DEVICES = {"air": "Room air", "nasal-cannula": "Nasal cannula", "simple-mask": "Simple face mask",
+              "venturi-mask": "Venturi mask", "non-rebreather": "Non-rebreather mask"}
+BANDS = {"low": "Low risk", "medium": "Medium risk", "high": "High risk"}
+FACTOR_STATUS = {
+    "explained-by-baseline": "Explained by the documented baseline",
+    "changed-from-baseline": "Changed from the baseline",
+    "no-documented-baseline": "No documented baseline",
+}
+ACTION_WORDS = {"escalate": "Escalate", "dismiss": "Dismiss"}
+
+
+def display_unit(ucum: str) -> str:
+    return UNITS.get(ucum, ucum)
+
+
+@dataclass(frozen=True)
+class VitalChart:
+    key: str
+    label: str
+    unit: str
+    svg: Markup
+    rows: list[TrendRow]
+
+
+@dataclass(frozen=True)
+class LabResult:
+    t_min: int
+    time_label: str
+    value_text: str
+    flag: str  # "", "H" or "L"
+    after_alert: bool
+
+
+@dataclass(frozen=True)
+class LabRow:
+    key: str
+    label: str
+    unit: str
+    ref_text: str
+    latest: LabResult | None
+    previous: LabResult | None
+    trend: str  # "up" | "down" | "same" | ""
+    results: list[LabResult]
+
+
+@dataclass(frozen=True)
+class AssessmentRow:
+    t_min: int
+    time_label: str
+    consciousness: str
+    oxygen: str
+    urine: str
+    note: str
+    after_alert: bool
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class QuestionPage:
+    """Everything shown before the decision; built from the trainee view alone."""
+
+    view: TraineeView
+    show_alert: bool
+    charts: list[VitalChart]
+    labs: list[LabRow]
+    assessments: list[AssessmentRow]
+    alert_trend: Markup | None
+    band_label: str
+    factors: list[tuple[str, str, int]]
+    news2_time: str | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    label: str
+    detail: str
+    first_met_min: int | None
+    first_met_label: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    headline: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class FactorRow:
+    label: str
+    value_text: str
+    points: int
+    status: str
+    status_label: str
+    change_text: str
+
+
+@dataclass
+class Feedback:
+    """The page after the decision: the question page redrawn with what happened next."""
+
+    page: QuestionPage
+    answer: CaseAnswer
+    decision: Decision
+    pre_alert: PreAlertJudgement | None
+    verdict: Verdict
+    category_label: str
+    outcome_met: list[OutcomeRow]
+    factor_rows: list[FactorRow]
+    your_reason: str
+    expected_reasons: list[str]
+    reason_note: str | None
+    independent_note: str | None
+    seconds: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _marks(*, show_alert: bool, fired: bool) -> tuple[Mark, ...]:
+    return (Mark(0.0, "Alert" if show_alert and fired else "Now"),)
+
+
+def _vital_charts(
+    view: TraineeView, *, marks: Sequence[Mark], future: Sequence[Series] = (), after: bool = False
+) -> list[VitalChart]:
+    band = SPO2_SCALE2_BAND if view.patient.spo2_scale == 2 else None
+    future_by_key = {s.key: s for s in future}
+    x_range = FEEDBACK_WINDOW_MIN if after else PAST_WINDOW_MIN
+    charts: list[VitalChart] = []
+    order = list(VITAL_SCALES)
+    for series in sorted(view.vitals, key=lambda s: order.index(s.key) if s.key in order else 99):
+        if series.key not in VITAL_SCALES:
+            continue
+        fut = future_by_key.get(series.key)
+        scale = VITAL_SCALES[series.key]
+        override = band if series.key == "spo2" else None
+        f_times = list(fut.times_min) if fut else ([] if after else None)
+        f_values = list(fut.values) if fut else ([] if after else None)
+        chart_id = f"chart-{series.key}"
+        svg = vital_trend_svg(
+            series.key, list(series.times_min), list(series.values), chart_id=chart_id, x_range=x_range,
+            marks=marks, future_times=f_times, future_values=f_values, band_override=override,
+        )
+        rows = vital_table_rows(
+            series.key, list(series.times_min), list(series.values), x_range=x_range,
+            future_times=f_times, future_values=f_values, band_override=override,
+        )
+        charts.append(VitalChart(series.key, scale.label, scale.unit, svg, rows))
+    return charts
+
+
+def _lab_decimals(key: str) -> int:
+    m = LABS.get(key)
+    return m.decimals if m else 1
+
+
+def _flag(value: float, lab: LabSeries, decimals: int) -> str:
+    shown = round(value, decimals)
+    if lab.ref_high is not None and shown > lab.ref_high:
+        return "H"
+    if lab.ref_low is not None and shown < lab.ref_low:
+        return "L"
+    return ""
+
+
+def _ref_text(lab: LabSeries, decimals: int) -> str:
+    lo = format_value(lab.ref_low, decimals) if lab.ref_low is not None else None
+    hi = format_value(lab.ref_high, decimals) if lab.ref_high is not None else None
+    if lo and hi:
+        return f"{lo}–{hi}"
+    if hi:
+        return f"< {hi}"
+    if lo:
+        return f"> {lo}"
+    return ""
+
+
+def _lab_rows(view: TraineeView, future: Sequence[LabSeries] = ()) -> list[LabRow]:
+    future_by_key = {s.key: s for s in future}
+    rows: list[LabRow] = []
+    for lab in view.labs:
+        decimals = _lab_decimals(lab.key)
+        results: list[LabResult] = []
+        pairs = [(t, v, False) for t, v in zip(lab.times_min, lab.values, strict=True)]
+        fut = future_by_key.get(lab.key)
+        if fut is not None:
+            pairs += [(t, v, True) for t, v in zip(fut.times_min, fut.values, strict=True)]
+        for t, v, after in sorted(pairs, key=lambda p: p[0]):
+            if v is None:
+                continue
+            results.append(LabResult(t, format_rel_time(t), format_value(v, decimals), _flag(v, lab, decimals), after))
+        before = [r for r in results if not r.after_alert]
+        latest = before[-1] if before else None
+        previous = before[-2] if len(before) > 1 else None
+        trend = ""
+        if latest and previous:
+            a, b = float(previous.value_text), float(latest.value_text)
+            trend = "up" if b > a else "down" if b < a else "same"
+        rows.append(LabRow(lab.key, lab.label, display_unit(lab.unit), _ref_text(lab, decimals), latest, previous,
+                           trend, results))
+    return rows
+
+
+def _assessment_row(a: Assessment, after: bool) -> AssessmentRow:
+    flow = f" {format_value(a.o2_flow_l_min, 1).removesuffix('.0')} L/min" if a.o2_flow_l_min else ""
+    consciousness = CONSCIOUSNESS.get(a.consciousness, a.consciousness)
+    if a.consciousness == "A" and not a.oriented:
+        consciousness = "Alert, not fully oriented"
+    return AssessmentRow(
+        t_min=a.t_min,
+        time_label=format_rel_time(a.t_min),
+        consciousness=consciousness,
+        oxygen=O2_DEVICES.get(a.o2_device, a.o2_device) + flow,
+        urine="—" if a.urine_output_ml_h is None else f"{a.urine_output_ml_h} mL/h",
+        note=a.note,
+        after_alert=after,
+        flagged=a.consciousness != "A" or a.new_confusion,
+    )
+
+
+def _assessments(view: TraineeView, future: Sequence[Assessment] = ()) -> list[AssessmentRow]:
+    rows = [_assessment_row(a, False) for a in view.assessments]
+    rows += [_assessment_row(a, True) for a in future]
+    return sorted(rows, key=lambda r: r.t_min)
+
+
+def _alert_trend(view: TraineeView) -> Markup | None:
+    alert = view.alert
+    if len(alert.trend_times_min) < 2:
+        return None
+    return trend_svg(
+        list(alert.trend_times_min), [float(s) for s in alert.trend_scores], label="Deterioration index score",
+        unit="score", y_range=(0, 100), normal_range=(0, alert.threshold), chart_id="chart-di", marks=(),
+        height=150,
+    )
+
+
+def question_page(view: TraineeView, *, show_alert: bool = True) -> QuestionPage:
+    """The case as the nurse sees it before deciding (no alert while `show_alert` is False)."""
+    marks = _marks(show_alert=show_alert, fired=view.alert.fired)
+    factors = sorted(view.alert.factors, key=lambda f: -f.points)
+    return QuestionPage(
+        view=view,
+        show_alert=show_alert,
+        charts=_vital_charts(view, marks=marks),
+        labs=_lab_rows(view),
+        assessments=_assessments(view),
+        alert_trend=_alert_trend(view) if show_alert else None,
+        band_label=BANDS.get(view.alert.band, view.alert.band),
+        factors=[(f.label, f.value_text, f.points) for f in factors],
+        news2_time=format_rel_time(view.news2_latest.t_min) if view.news2_latest else None,
+    )
+
+
+def _outcome_row(c: OutcomeCriterion) -> OutcomeRow:
+    label = format_rel_time(c.first_met_min) if c.first_met_min is not None else ""
+    return OutcomeRow(c.label, c.detail, c.first_met_min, label)
+
+
+def _verdict(decision: Decision, answer: CaseAnswer, fired: bool) -> Verdict:
+    happened = "the patient deteriorated" if answer.deteriorated else "the patient stayed stable"
+    if decision.action == "escalate":
+        did = "You escalated"
+    else:
+        did = "You dismissed the alert" if fired else "You did not escalate"
+    if decision.correct:
+        headline = "Correct"
+        detail = f"{did}, and {happened} over the next {answer.future_hours} hours."
+    else:
+        headline = "Not the best call"
+        detail = (
+            f"{did}, but {happened} over the next {answer.future_hours} hours."
+            + (" This was a missed deterioration." if answer.deteriorated else " The escalation was not needed.")
+        )
+    return Verdict(decision.correct, headline, detail)
+
+
+def feedback_page(
+    view: TraineeView, answer: CaseAnswer, decision: Decision, pre_alert: PreAlertJudgement | None
+) -> Feedback:
+    """The decided case: same charts with the next hours dashed, and why the alert fired."""
+    marks = _marks(show_alert=True, fired=view.alert.fired)
+    factors = sorted(view.alert.factors, key=lambda f: -f.points)
+    page = QuestionPage(
+        view=view,
+        show_alert=True,
+        charts=_vital_charts(view, marks=marks, future=answer.future_vitals, after=True),
+        labs=_lab_rows(view, answer.future_labs),
+        assessments=_assessments(view, answer.future_assessments),
+        alert_trend=_alert_trend(view),
+        band_label=BANDS.get(view.alert.band, view.alert.band),
+        factors=[(f.label, f.value_text, f.points) for f in factors],
+        news2_time=format_rel_time(view.news2_latest.t_min) if view.news2_latest else None,
+    )
+    factor_rows = [
+        FactorRow(f.label, f.value_text, f.points, f.status, FACTOR_STATUS.get(f.status, f.status), f.change_text)
+        for f in sorted(answer.explanation.factors, key=lambda f: -f.points)
+    ]
+    if decision.action == "escalate":
+        your_reason = ESCALATE_REASONS.get(decision.reason or "", "Escalate")
+    else:
+        your_reason = DISMISS_REASONS.get(decision.reason or "", decision.reason or "")
+        if decision.reason == "other" and decision.reason_text:
+            your_reason = f"Other: {decision.reason_text}"
+    expected = [DISMISS_REASONS[r] for r in answer.acceptable_dismissal_reasons if r in DISMISS_REASONS]
+    reason_note = None
+    if (
+        decision.action == "dismiss"
+        and decision.correct
+        and answer.acceptable_dismissal_reasons
+        and decision.reason not in answer.acceptable_dismissal_reasons
+    ):
+        reason_note = "Dismissing was right, but the reason that explains this case is: " + "; ".join(expected) + "."
+    independent_note = None
+    if pre_alert is not None:
+        same = pre_alert.action == decision.action
+        before = ACTION_WORDS.get(pre_alert.action, pre_alert.action).lower()
+        independent_note = (
+            f"Before seeing the alert you would have chosen to {before}; "
+            + ("you kept that call after seeing the alert." if same else "the alert changed your call.")
+        )
+    return Feedback(
+        page=page,
+        answer=answer,
+        decision=decision,
+        pre_alert=pre_alert,
+        verdict=_verdict(decision, answer, view.alert.fired),
+        category_label=CATEGORIES.get(answer.explanation.category, answer.explanation.category_label),
+        outcome_met=[_outcome_row(c) for c in answer.outcome_criteria if c.met],
+        factor_rows=factor_rows,
+        your_reason=your_reason,
+        expected_reasons=expected,
+        reason_note=reason_note,
+        independent_note=independent_note,
+        seconds=round(decision.time_to_decide_ms / 1000, 1),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The whole case screen: which state the case is in and what the page offers next
+
+
+@dataclass
+class FormState:
+    """The decision form as last submitted (shown back with errors after a 422)."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    action: str | None = None
+    reason: str | None = None
+    escalate_to: str | None = None
+    reason_text: str | None = None
+    confidence: str | None = None
+    idempotency_key: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+
+    @property
+    def confidence_value(self) -> int:
+        try:
+            value = int(self.confidence or CONFIDENCE_DEFAULT)
+        except ValueError:
+            return CONFIDENCE_DEFAULT
+        return min(max(value, CONFIDENCE_MIN), CONFIDENCE_MAX)
+
+
+@dataclass
+class CaseScreen:
+    attempt: CaseAttempt
+    state: str  # "pre-alert" | "deciding" | "decided"
+    heading: str
+    position_label: str
+    set_title: str
+    set_url: str
+    next_url: str | None  # POST target for "next case"; None when the set is done or read-only
+    read_only: bool
+    owner_name: str | None
+    page: QuestionPage
+    feedback: Feedback | None
+    pre_alert: PreAlertJudgement | None
+    form: FormState
+    notice: str | None
+    dismiss_reasons: dict[str, str]
+    escalate_reasons: dict[str, str]
+    confidence_min: int = CONFIDENCE_MIN
+    confidence_max: int = CONFIDENCE_MAX
+
+
+def may_view(session: Session, attempt: CaseAttempt, viewer: User) -> bool:
+    owner = session.get(User, attempt.trainee_id)
+    if owner is None:
+        return False
+    decided = decision_for(session, attempt.id or 0) is not None
+    return can_view(attempt, viewer=viewer, owner=owner, decided=decided)
+
+
+def _set_info(session: Session, attempt: CaseAttempt) -> tuple[str, str, str, str | None, int]:
+    """(set title, set url, position label, next-case POST url, cases in set)."""
+    if attempt.drill_id is not None:
+        drill = session.get(Drill, attempt.drill_id)
+        n = drill.n_cases if drill else 0
+        title = drill.title if drill else "Drill"
+        return title, f"/drills/{attempt.drill_id}", f"Case {attempt.position + 1} of {n}", \
+            f"/drills/{attempt.drill_id}/next", n
+    round_no = practice_round_of(attempt.position)
+    label = f"Case {attempt.position - round_no * PRACTICE_SIZE + 1} of {PRACTICE_SIZE}"
+    return f"Practice round {round_no + 1}", f"/practice?round={round_no}", label, "/practice/next", PRACTICE_SIZE
+
+
+def case_screen(
+    session: Session,
+    attempt: CaseAttempt,
+    *,
+    viewer: User,
+    form: FormState | None = None,
+    notice: str | None = None,
+) -> CaseScreen:
+    """Assemble the case page. The answer is read only when a decision is stored."""
+    view = view_of(attempt)
+    decision = decision_for(session, attempt.id or 0)
+    pre = pre_alert_for(session, attempt.id or 0)
+    read_only = viewer.id != attempt.trainee_id
+    set_title, set_url, position_label, next_url, n_cases = _set_info(session, attempt)
+    feedback: Feedback | None = None
+    if decision is not None:
+        state = "decided"
+        feedback = feedback_page(view, answer_of(attempt), decision, pre)
+        page = feedback.page
+        if _set_done(session, attempt, n_cases):
+            next_url = None
+    elif attempt.independent_first and pre is None:
+        state = "pre-alert"
+        page = question_page(view, show_alert=False)
+    else:
+        state = "deciding"
+        page = question_page(view, show_alert=True)
+    owner = session.get(User, attempt.trainee_id) if read_only else None
+    return CaseScreen(
+        attempt=attempt,
+        state=state,
+        heading=f"{position_label} · {set_title}",
+        position_label=position_label,
+        set_title=set_title,
+        set_url=set_url,
+        next_url=None if read_only else next_url,
+        read_only=read_only,
+        owner_name=owner.display_name if owner else None,
+        page=page,
+        feedback=feedback,
+        pre_alert=pre,
+        form=form or FormState(),
+        notice=notice,
+        dismiss_reasons=DISMISS_REASONS,
+        escalate_reasons=ESCALATE_REASONS,
+    )
+
+
+def _set_done(session: Session, attempt: CaseAttempt, n_cases: int) -> bool:
+    """Whether every case of the attempt's drill or practice round is decided."""
+    if attempt.drill_id is None:
+        round_no = practice_round_of(attempt.position)
+        _, progress = practice_progress(session, trainee_id=attempt.trainee_id, round_no=round_no)
+        return progress.complete
+    drill = session.get(Drill, attempt.drill_id)
+    if drill is None:
+        return False
+    return drill_progress(session, drill=drill, trainee_id=attempt.trainee_id).n_decided >= n_cases
+
+
+@dataclass(frozen=True)
+class SetRow:
+    label: str
+    status: str
+    title: str | None
+    correct: bool | None
+    action: str | None
+    deteriorated: bool | None
+    url: str | None
+
+
+def set_context(
+    progress: SetProgress,
+    *,
+    title: str,
+    next_url: str,
+    drill: Drill | None = None,
+    practice_round: int | None = None,
+) -> dict[str, Any]:
+    """Context for a drill or practice round page: progress while open, summary when done."""
+    rows: list[SetRow] = []
+    for i, s in enumerate(progress.states):
+        d = s.decision
+        if d is not None:
+            status = "Correct" if d.correct else "Not the best call"
+        elif s.attempt is not None:
+            status = "In progress"
+        else:
+            status = "Not started"
+        rows.append(SetRow(
+            label=f"Case {i + 1}",
+            status=status,
+            title=s.title,
+            correct=d.correct if d else None,
+            action=ACTION_WORDS.get(d.action) if d else None,
+            deteriorated=d.deteriorated if d else None,
+            url=f"/attempts/{s.attempt.id}" if s.attempt is not None and d is not None else None,
+        ))
+    return {
+        "title": title,
+        "progress": progress,
+        "rows": rows,
+        "next_url": next_url,
+        "drill": drill,
+        "practice_round": practice_round,
+        "started": any(s.attempt is not None for s in progress.states),
+    }
