@@ -1,0 +1,116 @@
+"""Educator pages for drills: list with completion, create and assign, per-trainee progress."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from app.deps import ALLOW_EDUCATOR, Principal, SessionDep, is_htmx
+from app.services.drills import (
+    MAX_CASES,
+    MODES,
+    DrillError,
+    DrillForm,
+    cohort_choices,
+    create_drill,
+    drill_progress,
+    drill_visible_to,
+    list_drills,
+    spec_summary,
+    trainee_progress,
+)
+from app.services.scenario_library import library
+from app.templating import render
+from simulator import CATEGORIES
+
+router = APIRouter(prefix="/manage/drills", tags=["educator"], dependencies=[Depends(ALLOW_EDUCATOR)])
+
+Educator = Annotated[Principal, Depends(ALLOW_EDUCATOR)]
+FORM = "pages/educator/drill_new.html"
+
+
+async def drill_form(request: Request) -> DrillForm:
+    """The posted drill form, kept as typed so a refused form comes back unchanged."""
+    form: FormData = await request.form(max_fields=200, max_part_size=64 * 1024)
+
+    def one(name: str, default: str = "") -> str:
+        value = form.get(name)
+        return value if isinstance(value, str) else default
+
+    return DrillForm(
+        title=one("title"),
+        cohort_id=one("cohort_id"),
+        source=one("source", "scenarios"),
+        scenario_ids=[v for v in form.getlist("scenario_ids") if isinstance(v, str)],
+        weights={slug: one(f"weight-{slug}") for slug in CATEGORIES},
+        n_cases=one("n_cases"),
+        mode=one("mode", "standard"),
+        no_alert_pct=one("no_alert_pct", "0"),
+        due_on=one("due_on"),
+    )
+
+
+def _form_context(session: SessionDep, principal: Principal, form: DrillForm, errors: dict[str, str]) -> dict[str, Any]:
+    return {
+        "title": "New drill",
+        "form": form,
+        "errors": errors,
+        "cohorts": cohort_choices(session, principal.user),
+        "scenarios": library(session),
+        "categories": CATEGORIES,
+        "modes": MODES,
+        "max_cases": MAX_CASES,
+    }
+
+
+@router.get("")
+def drills(request: Request, session: SessionDep, principal: Educator, created: int | None = None) -> Response:
+    """Drills of the educator's unit (all units for admins), newest first, with completion."""
+    return render(
+        request,
+        "pages/educator/drills.html",
+        {"title": "Drills", "rows": list_drills(session, principal.user), "created": created,
+         "describe": spec_summary, "modes": MODES},
+    )
+
+
+@router.get("/new")
+def new_drill(request: Request, session: SessionDep, principal: Educator) -> Response:
+    return render(request, FORM, _form_context(session, principal, DrillForm(), {}))
+
+
+@router.post("")
+def create(
+    request: Request,
+    session: SessionDep,
+    principal: Educator,
+    form: Annotated[DrillForm, Depends(drill_form)],
+) -> Response:
+    """Create and assign the drill, or re-show the form (422) with every problem marked."""
+    try:
+        drill = create_drill(session, user=principal.user, form=form)
+    except DrillError as err:
+        return render(request, FORM, _form_context(session, principal, form, err.errors), block="drill_form",
+                      status_code=422)
+    target = f"/manage/drills?created={drill.id}"
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/{drill_id:int}")
+def drill_detail(request: Request, session: SessionDep, principal: Educator, drill_id: int) -> Response:
+    """One drill: what it deals and which cohort members have done how many cases."""
+    found = drill_visible_to(session, principal.user, drill_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail="No such drill in your unit.")
+    drill, cohort = found
+    return render(
+        request,
+        "pages/educator/drill.html",
+        {"title": drill.title, "p": drill_progress(session, [found])[0], "cohort": cohort,
+         "trainees": trainee_progress(session, drill), "describe": spec_summary, "modes": MODES},
+    )
