@@ -1,0 +1,264 @@
+"""Unit-manager pages: the trainee table, categories, a trainee's decisions, CSV exports, API tokens.
+
+Every route is ALLOW_MANAGER (managers and admins). A manager only ever sees their own unit; an
+admin picks one with `?unit=`. Filters are plain GET query parameters, so the same URL works with and
+without JavaScript, and htmx swaps only the results block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from app.deps import ALLOW_MANAGER, Principal, SessionDep
+from app.models import Unit
+from app.services import api_tokens, exports
+from app.services import dashboard as dash
+from app.templating import render
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+ManagerDep = Annotated[Principal, Depends(ALLOW_MANAGER)]
+
+PERIODS: dict[str, tuple[str, int | None]] = {
+    "7": ("Last 7 days", 7),
+    "28": ("Last 4 weeks", 28),
+    "90": ("Last 3 months", 90),
+    "365": ("Last 12 months", 365),
+    "all": ("All time", None),
+}
+DEFAULT_THRESHOLD = "70"
+
+
+def _unit(session: SessionDep, principal: Principal, requested: int | None) -> Unit:
+    try:
+        return dash.resolve_unit(session, principal.user, requested)
+    except dash.UnitAccessError as exc:
+        raise HTTPException(status_code=exc.status, detail=exc.message)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The dashboard's GET parameters, parsed leniently: a bad value falls back to the default."""
+
+    unit: int | None
+    days: str
+    sort: str
+    order: str
+    metric: str
+    threshold: str
+
+    @property
+    def period_days(self) -> int | None:
+        return PERIODS[self.days][1]
+
+    @property
+    def descending(self) -> bool:
+        return self.order == "desc"
+
+    @property
+    def threshold_value(self) -> float | None:
+        return dash.threshold_value(self.metric, self.threshold)
+
+    def query(self, **changes: str | int | None) -> str:
+        params: dict[str, str | int | None] = {
+            "unit": self.unit, "days": self.days, "sort": self.sort, "order": self.order,
+            "metric": self.metric, "threshold": self.threshold,
+        }
+        params.update(changes)
+        return urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+
+    def sort_link(self, key: str) -> str:
+        order = "desc" if self.sort == key and not self.descending else "asc"
+        if self.sort != key and dash.METRICS[key].higher_is_better is False:
+            order = "desc"  # worst first for "lower is better" columns
+        return self.query(sort=key, order=order)
+
+
+def filters(
+    unit: Annotated[int | None, Query()] = None,
+    days: Annotated[str, Query(max_length=32)] = "all",
+    sort: Annotated[str, Query(max_length=32)] = dash.DEFAULT_SORT,
+    order: Annotated[str, Query(max_length=32)] = "asc",
+    metric: Annotated[str, Query(max_length=32)] = "accuracy",
+    threshold: Annotated[str, Query(max_length=32)] = DEFAULT_THRESHOLD,
+) -> Filters:
+    return Filters(
+        unit=unit,
+        days=days if days in PERIODS else "all",
+        sort=sort if sort in dash.METRICS else dash.DEFAULT_SORT,
+        order=order if order in ("asc", "desc") else "asc",
+        metric=metric if metric in dash.THRESHOLD_METRICS else "accuracy",
+        threshold=threshold.strip(),
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+def _common(session: SessionDep, principal: Principal, f: Filters, unit: Unit) -> dict[str, object]:
+    return {
+        "unit": unit,
+        "units": dash.all_units(session) if principal.role == "admin" else [],
+        "f": f,
+        "periods": PERIODS,
+        "metrics": dash.METRICS,
+        "threshold_metrics": dash.THRESHOLD_METRICS,
+    }
+
+
+@router.get("", dependencies=[Depends(ALLOW_MANAGER)])
+def unit_dashboard(request: Request, session: SessionDep, principal: ManagerDep, f: FiltersDep) -> Response:
+    unit = _unit(session, principal, f.unit)
+    scope = dash.scope_for_days(unit.id or 0, f.period_days)
+    summary = dash.unit_summary(session, unit, scope)
+    rows = dash.flag_rows(summary.rows, f.metric, f.threshold_value)
+    rows = dash.sort_rows(rows, f.sort, f.descending)
+    chart = dash.trend_chart(dash.weekly_trend(session, scope))
+    ctx = {
+        **_common(session, principal, f, unit),
+        "summary": summary,
+        "rows": rows,
+        "flagged": sum(r.flagged for r in rows),
+        "chart": chart,
+    }
+    return render(request, "pages/dashboard/index.html", ctx, block="results")
+
+
+@router.get("/categories", dependencies=[Depends(ALLOW_MANAGER)])
+def categories(request: Request, session: SessionDep, principal: ManagerDep, f: FiltersDep) -> Response:
+    unit = _unit(session, principal, f.unit)
+    scope = dash.scope_for_days(unit.id or 0, f.period_days)
+    breakdown = dash.category_breakdown(session, scope)
+    trainees = dash.unit_summary(session, unit, scope).rows
+    min_accuracy = dash.threshold_value("accuracy", f.threshold)
+    ctx = {
+        **_common(session, principal, f, unit),
+        "breakdown": breakdown,
+        "trainees": [t for t in trainees if t.counts.n > 0],
+        "min_accuracy": min_accuracy,
+    }
+    return render(request, "pages/dashboard/categories.html", ctx, block="results")
+
+
+@router.get("/trainees/{trainee_id}", dependencies=[Depends(ALLOW_MANAGER)])
+def trainee_detail(
+    request: Request,
+    session: SessionDep,
+    principal: ManagerDep,
+    f: FiltersDep,
+    trainee_id: int,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    unit = _unit(session, principal, f.unit)
+    try:
+        trainee = dash.trainee_in_unit(session, unit, trainee_id)
+    except dash.UnitAccessError as exc:
+        raise HTTPException(status_code=exc.status, detail=exc.message)
+    scope = dash.scope_for_days(unit.id or 0, f.period_days)
+    mine = dash.Scope(unit_id=scope.unit_id, since=scope.since, trainee_id=trainee.id)
+    row = dash.trainee_summary(session, scope, trainee)
+    decisions, older = dash.recent_decisions(session, mine, before_id=before)
+    breakdown = dash.category_breakdown(session, mine)
+    ctx = {
+        **_common(session, principal, f, unit),
+        "trainee": trainee,
+        "row": row,
+        "decisions": decisions,
+        "older": older,
+        "before": before,
+        "breakdown": breakdown,
+        "by_category": {cat: cell for (_tid, cat), cell in breakdown.cells.items()},
+        "chart": dash.trend_chart(dash.weekly_trend(session, mine)),
+        "min_accuracy": dash.threshold_value("accuracy", f.threshold),
+    }
+    return render(request, "pages/dashboard/trainee.html", ctx, block="results")
+
+
+def _csv_response(lines: object, filename: str) -> StreamingResponse:
+    return StreamingResponse(
+        lines,  # type: ignore[arg-type]
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/export/summary.csv", dependencies=[Depends(ALLOW_MANAGER)])
+def export_summary(session: SessionDep, principal: ManagerDep, f: FiltersDep) -> StreamingResponse:
+    unit = _unit(session, principal, f.unit)
+    summary = dash.unit_summary(session, unit, dash.scope_for_days(unit.id or 0, f.period_days))
+    return _csv_response(exports.summary_csv(summary.rows), exports.export_filename("summary", unit.name))
+
+
+@router.get("/export/decisions.csv", dependencies=[Depends(ALLOW_MANAGER)])
+def export_decisions(
+    session: SessionDep,
+    principal: ManagerDep,
+    f: FiltersDep,
+    trainee: Annotated[int | None, Query(ge=1)] = None,
+) -> StreamingResponse:
+    unit = _unit(session, principal, f.unit)
+    scope = dash.scope_for_days(unit.id or 0, f.period_days)
+    if trainee is not None:
+        try:
+            dash.trainee_in_unit(session, unit, trainee)
+        except dash.UnitAccessError as exc:
+            raise HTTPException(status_code=exc.status, detail=exc.message)
+        scope = dash.Scope(unit_id=scope.unit_id, since=scope.since, trainee_id=trainee)
+    lines = exports.decisions_csv(dash.iter_decisions(session, scope))
+    return _csv_response(lines, exports.export_filename("decisions", unit.name))
+
+
+# --------------------------------------------------------------------------------------------------
+# API tokens
+# --------------------------------------------------------------------------------------------------
+
+
+def _tokens_page(
+    request: Request, session: SessionDep, principal: Principal, *, new_token: str | None = None,
+    error: str | None = None, status_code: int = 200,
+) -> Response:
+    ctx = {
+        "tokens": api_tokens.list_tokens(session, principal.user),
+        "new_token": new_token,
+        "error": error,
+        "base_url": str(request.base_url).rstrip("/"),
+    }
+    response = render(request, "pages/dashboard/tokens.html", ctx, block="content", status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/tokens", dependencies=[Depends(ALLOW_MANAGER)])
+def tokens(request: Request, session: SessionDep, principal: ManagerDep) -> Response:
+    return _tokens_page(request, session, principal)
+
+
+@router.post("/tokens", dependencies=[Depends(ALLOW_MANAGER)])
+def create_token(
+    request: Request,
+    session: SessionDep,
+    principal: ManagerDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    try:
+        token, _row = api_tokens.create_token(session, principal.user, name)
+    except api_tokens.TokenError as exc:
+        return _tokens_page(request, session, principal, error=str(exc), status_code=422)
+    # Shown once, in this response only: it is not stored and never appears on a later page.
+    return _tokens_page(request, session, principal, new_token=token)
+
+
+@router.post("/tokens/{token_id}/revoke", dependencies=[Depends(ALLOW_MANAGER)])
+def revoke_token(request: Request, session: SessionDep, principal: ManagerDep, token_id: int) -> Response:
+    try:
+        api_tokens.revoke_token(session, principal.user, token_id)
+    except api_tokens.TokenError as exc:
+        raise HTTPException(status_code=404, detail=str(exc))
+    if request.headers.get("hx-request") == "true":
+        return _tokens_page(request, session, principal)
+    return RedirectResponse("/dashboard/tokens", status_code=303)

@@ -1,0 +1,800 @@
+"""Unit-manager dashboard: per-trainee decision-quality aggregates computed in the database.
+
+Why SQL aggregates: a unit accumulates hundreds of thousands of decisions, so every figure here is one
+indexed GROUP BY over `decision` (denormalised for exactly this) returning one row per trainee, per
+trainee and category, or per week. Only those small count rows reach Python, where `app.metrics`
+turns them into d′ and c (per trainee, never pooled). `bench/bench_dashboard.py` measures this at
+1,000,000 decisions against loading the rows into Python.
+
+Definitions (docs/metrics.md): signal = the patient deteriorated; escalate = yes. The AI's advice is
+its alert (an alert advises escalation, silence advises leaving the patient be).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Float, Table, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+from sqlmodel import select as sm_select
+
+from app import metrics
+from app.models import Decision, ScenarioVersion, Unit, User
+from simulator.vocab import CATEGORIES, CATEGORY_ACTIONS
+
+DECISION: Table = Decision.__table__  # type: ignore[attr-defined]
+_d = DECISION.c
+
+
+# --------------------------------------------------------------------------------------------------
+# Scope: which decisions an aggregate covers
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Decisions of one unit, optionally one trainee and a half-open time window [since, until)."""
+
+    unit_id: int
+    since: datetime | None = None
+    until: datetime | None = None
+    trainee_id: int | None = None
+    category: str | None = None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = [_d.unit_id == self.unit_id]
+        if self.trainee_id is not None:
+            clauses.append(_d.trainee_id == self.trainee_id)
+        if self.since is not None:
+            clauses.append(_d.created_at >= self.since)
+        if self.until is not None:
+            clauses.append(_d.created_at < self.until)
+        if self.category is not None:
+            clauses.append(_d.category == self.category)
+        return clauses
+
+
+def scope_for_days(unit_id: int, days: int | None, *, now: datetime | None = None) -> Scope:
+    """The last `days` days (None = all time), for the dashboard's period filter."""
+    if days is None:
+        return Scope(unit_id=unit_id)
+    return Scope(unit_id=unit_id, since=(now or datetime.now(UTC)) - timedelta(days=days))
+
+
+# --------------------------------------------------------------------------------------------------
+# Counts: the columns every aggregate selects
+# --------------------------------------------------------------------------------------------------
+
+
+def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _count_columns() -> list[ColumnElement[Any]]:
+    """SUM(CASE ...) tallies shared by every GROUP BY; portable to SQLite and PostgreSQL."""
+    escalated = _d.action == "escalate"
+    dismissed = _d.action == "dismiss"
+    det = _d.deteriorated == True  # noqa: E712 - SQL boolean, not Python truthiness
+    stable = _d.deteriorated == False  # noqa: E712
+    alert = _d.alert_fired == True  # noqa: E712
+    no_alert = _d.alert_fired == False  # noqa: E712
+    follows_ai = or_(and_(alert, escalated), and_(no_alert, dismissed))
+    ai_wrong = or_(and_(alert, stable), and_(no_alert, det))
+    initial_right = or_(
+        and_(det, _d.independent_action == "escalate"), and_(stable, _d.independent_action == "dismiss")
+    )
+    final_wrong = _d.correct == False  # noqa: E712
+    # p(deteriorating) from the action and the confidence in it (metrics.p_deteriorating).
+    conf = cast(_d.confidence, Float) / 100
+    p = case((escalated, conf), else_=1 - conf)
+    err = p - case((det, 1.0), else_=0.0)
+    return [
+        func.count().label("n"),
+        _n(_d.correct == True).label("correct"),  # noqa: E712
+        _n(and_(det, escalated)).label("hits"),
+        _n(and_(det, dismissed)).label("misses"),
+        _n(and_(stable, escalated)).label("false_alarms"),
+        _n(and_(stable, dismissed)).label("correct_rejections"),
+        func.coalesce(func.sum(err * err), 0.0).label("brier_sum"),
+        _n(_d.independent_action.is_not(None)).label("with_independent"),
+        _n(and_(_d.independent_action.is_not(None), initial_right, final_wrong, follows_ai)).label(
+            "automation_bias"
+        ),
+        _n(and_(det, no_alert)).label("no_alert_deteriorations"),
+        _n(and_(det, no_alert, dismissed)).label("no_alert_misses"),
+        _n(ai_wrong).label("ai_wrong"),
+        _n(and_(ai_wrong, follows_ai)).label("followed_ai_wrong"),
+        func.coalesce(func.sum(_d.confidence), 0).label("confidence_sum"),
+    ]
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Tallies for one group of decisions, and the metrics derived from them."""
+
+    n: int = 0
+    correct: int = 0
+    hits: int = 0
+    misses: int = 0
+    false_alarms: int = 0
+    correct_rejections: int = 0
+    brier_sum: float = 0.0
+    with_independent: int = 0
+    automation_bias: int = 0
+    no_alert_deteriorations: int = 0
+    no_alert_misses: int = 0
+    ai_wrong: int = 0
+    followed_ai_wrong: int = 0
+    confidence_sum: int = 0
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Counts:
+        return cls(
+            n=int(row["n"]),
+            correct=int(row["correct"]),
+            hits=int(row["hits"]),
+            misses=int(row["misses"]),
+            false_alarms=int(row["false_alarms"]),
+            correct_rejections=int(row["correct_rejections"]),
+            brier_sum=float(row["brier_sum"]),
+            with_independent=int(row["with_independent"]),
+            automation_bias=int(row["automation_bias"]),
+            no_alert_deteriorations=int(row["no_alert_deteriorations"]),
+            no_alert_misses=int(row["no_alert_misses"]),
+            ai_wrong=int(row["ai_wrong"]),
+            followed_ai_wrong=int(row["followed_ai_wrong"]),
+            confidence_sum=int(row["confidence_sum"]),
+        )
+
+    @property
+    def accuracy(self) -> float | None:
+        return _ratio(self.correct, self.n)
+
+    @property
+    def sdt(self) -> metrics.SDT:
+        return metrics.sdt(self.hits, self.misses, self.false_alarms, self.correct_rejections)
+
+    @property
+    def sensitivity(self) -> float | None:
+        return _ratio(self.hits, self.hits + self.misses)
+
+    @property
+    def specificity(self) -> float | None:
+        return _ratio(self.correct_rejections, self.false_alarms + self.correct_rejections)
+
+    @property
+    def has_both_classes(self) -> bool:
+        return self.hits + self.misses > 0 and self.false_alarms + self.correct_rejections > 0
+
+    @property
+    def d_prime(self) -> float | None:
+        """Log-linear corrected d′; None unless there was at least one case of each kind, since the
+        correction alone (rate 0.5 for an empty class) would otherwise pass for a measurement."""
+        return self.sdt.d_prime if self.has_both_classes else None
+
+    @property
+    def criterion(self) -> float | None:
+        return self.sdt.criterion if self.has_both_classes else None
+
+    @property
+    def brier(self) -> float | None:
+        return _ratio(self.brier_sum, self.n)
+
+    @property
+    def automation_bias_rate(self) -> float | None:
+        return _ratio(self.automation_bias, self.with_independent)
+
+    @property
+    def no_alert_miss_rate(self) -> float | None:
+        return _ratio(self.no_alert_misses, self.no_alert_deteriorations)
+
+    @property
+    def over_reliance(self) -> float | None:
+        return _ratio(self.followed_ai_wrong, self.ai_wrong)
+
+    @property
+    def mean_confidence(self) -> float | None:
+        return _ratio(self.confidence_sum, self.n)
+
+
+# --------------------------------------------------------------------------------------------------
+# Median time to decide (still in the database)
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _median_sqlite(session: Session, scope: Scope, group: list[str]) -> dict[tuple[Any, ...], float]:
+    """Median per group with window functions (SQLite has no percentile_cont): the middle row, or
+    the mean of the two middle rows, of each partition ordered by time."""
+    keys = [_d[g] for g in group]
+    ranked = (
+        select(
+            *keys,
+            _d.time_to_decide_ms.label("t"),
+            func.row_number().over(partition_by=keys, order_by=_d.time_to_decide_ms).label("rn"),
+            func.count().over(partition_by=keys).label("cnt"),
+        )
+        .where(*scope.where())
+        .subquery()
+    )
+    rk = [ranked.c[g] for g in group]
+    query = (
+        select(*rk, func.avg(ranked.c.t).label("median"))
+        .where(or_(ranked.c.rn == (ranked.c.cnt + 1) // 2, ranked.c.rn == (ranked.c.cnt + 2) // 2))
+        .group_by(*rk)
+    )
+    return {tuple(r[: len(group)]): float(r[-1]) for r in session.execute(query) if r[-1] is not None}
+
+
+def _median_column() -> ColumnElement[Any]:
+    return func.percentile_cont(0.5).within_group(_d.time_to_decide_ms).label("median_ms")
+
+
+def _grouped(
+    session: Session, scope: Scope, group: list[str], *, with_median: bool, extra: Sequence[ColumnElement[Any]] = ()
+) -> list[tuple[tuple[Any, ...], Counts, float | None, RowMapping]]:
+    """One GROUP BY over `decision` for `scope`; returns (group key, counts, median ms, raw row)."""
+    keys = [_d[g] for g in group]
+    cols: list[ColumnElement[Any]] = [*keys, *_count_columns(), *extra]
+    pg = _is_postgres(session)
+    if with_median and pg:
+        cols.append(_median_column())
+    query = select(*cols).where(*scope.where())
+    if keys:
+        query = query.group_by(*keys)
+    rows = list(session.execute(query).mappings())
+    medians: dict[tuple[Any, ...], float] = {}
+    if with_median and not pg:
+        medians = _median_sqlite(session, scope, group)
+    out = []
+    for row in rows:
+        key = tuple(row[g] for g in group)
+        if with_median:
+            med = row["median_ms"] if pg else medians.get(key)
+            median = float(med) if med is not None else None
+        else:
+            median = None
+        out.append((key, Counts.from_row(row), median, row))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-trainee summary (the unit table)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraineeRow:
+    trainee_id: int
+    name: str
+    username: str
+    counts: Counts
+    median_ms: float | None = None
+    last_decision_at: datetime | None = None
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    unit: Unit
+    scope: Scope
+    rows: list[TraineeRow]
+    totals: Counts
+    median_ms: float | None
+
+    @property
+    def mean_d_prime(self) -> float | None:
+        """Mean of per-trainee d′ (pooling the counts would hide who discriminates and who does not)."""
+        values = [r.counts.d_prime for r in self.rows if r.counts.d_prime is not None]
+        return sum(values) / len(values) if values else None
+
+    @property
+    def mean_criterion(self) -> float | None:
+        values = [r.counts.criterion for r in self.rows if r.counts.criterion is not None]
+        return sum(values) / len(values) if values else None
+
+
+def unit_trainees(session: Session, unit_id: int) -> list[User]:
+    return list(
+        session.execute(
+            select(User).where(User.unit_id == unit_id, User.role == "trainee").order_by(User.display_name)  # type: ignore[arg-type]
+        ).scalars()
+    )
+
+
+def trainee_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    query = select(_U.c.id, _U.c.display_name).where(_U.c.id.in_(wanted))
+    return {int(i): str(n) for i, n in session.execute(query)}
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite returns MAX() of a datetime column as text
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def unit_summary(session: Session, unit: Unit, scope: Scope) -> UnitSummary:
+    """Every trainee of the unit (also those without decisions yet, and former members who decided
+    in this unit) with their tallies, median time and last activity."""
+    grouped = _grouped(
+        session, scope, ["trainee_id"], with_median=True, extra=[func.max(_d.created_at).label("last_at")]
+    )
+    members = {u.id: u for u in unit_trainees(session, scope.unit_id)} if scope.trainee_id is None else {}
+    decided = {key[0]: (counts, median, row) for key, counts, median, row in grouped}
+    missing = [tid for tid in decided if tid not in members]
+    if missing:
+        for u in session.execute(select(User).where(User.id.in_(missing))).scalars():  # type: ignore[union-attr]
+            members[u.id] = u
+    rows = []
+    for tid, user in members.items():
+        if tid is None:
+            continue
+        counts, median, raw = decided.get(tid, (Counts(), None, None))
+        rows.append(
+            TraineeRow(
+                trainee_id=tid,
+                name=user.display_name,
+                username=user.username,
+                counts=counts,
+                median_ms=median,
+                last_decision_at=_aware(raw["last_at"]) if raw is not None else None,
+            )
+        )
+    rows.sort(key=lambda r: (r.name.lower(), r.trainee_id))
+    total = _grouped(session, scope, [], with_median=True)
+    totals, total_median = (total[0][1], total[0][2]) if total else (Counts(), None)
+    return UnitSummary(unit=unit, scope=scope, rows=rows, totals=totals, median_ms=total_median)
+
+
+def trainee_summary(session: Session, scope: Scope, trainee: User) -> TraineeRow:
+    """The same figures as one row of the unit table, for the drill-down page."""
+    scoped = replace(scope, trainee_id=trainee.id)
+    grouped = _grouped(
+        session, scoped, ["trainee_id"], with_median=True, extra=[func.max(_d.created_at).label("last_at")]
+    )
+    counts, median, last = Counts(), None, None
+    if grouped:
+        _key, counts, median, raw = grouped[0]
+        last = _aware(raw["last_at"])
+    return TraineeRow(trainee.id or 0, trainee.display_name, trainee.username, counts, median, last)
+
+
+# --------------------------------------------------------------------------------------------------
+# Sorting and the threshold highlight
+# --------------------------------------------------------------------------------------------------
+
+Kind = Literal["text", "count", "pct", "num", "seconds"]
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    key: str
+    label: str
+    kind: Kind
+    get: Callable[[TraineeRow], float | str | None]
+    higher_is_better: bool | None = True  # None: neither direction is "worse" (criterion c, name)
+    help: str = ""
+
+
+METRICS: dict[str, MetricDef] = {
+    m.key: m
+    for m in (
+        MetricDef("name", "Trainee", "text", lambda r: r.name.lower(), None),
+        MetricDef("cases", "Cases", "count", lambda r: r.counts.n, True, "decisions made"),
+        MetricDef("accuracy", "Accuracy", "pct", lambda r: r.counts.accuracy, True, "share of correct decisions"),
+        MetricDef(
+            "sensitivity", "Sensitivity", "pct", lambda r: r.counts.sensitivity, True,
+            "escalated when the patient deteriorated",
+        ),
+        MetricDef(
+            "specificity", "Specificity", "pct", lambda r: r.counts.specificity, True,
+            "dismissed when the patient did not deteriorate",
+        ),
+        MetricDef("d_prime", "d′", "num", lambda r: r.counts.d_prime, True, "discrimination (0 chance, 2 good)"),
+        MetricDef(
+            "criterion", "c", "num", lambda r: r.counts.criterion, None,
+            "bias: negative escalates readily, positive dismisses readily",
+        ),
+        MetricDef(
+            "automation_bias", "Automation bias", "pct", lambda r: r.counts.automation_bias_rate, False,
+            "own judgement right, then switched to the alert's wrong advice",
+        ),
+        MetricDef(
+            "no_alert_misses", "Missed, no alert", "pct", lambda r: r.counts.no_alert_miss_rate, False,
+            "deteriorations dismissed when no alert fired",
+        ),
+        MetricDef(
+            "median_time", "Median time", "seconds",
+            lambda r: r.median_ms / 1000 if r.median_ms is not None else None, False, "time to decide",
+        ),
+        MetricDef("brier", "Brier", "num", lambda r: r.counts.brier, False, "calibration of confidence (0 best)"),
+    )
+}
+THRESHOLD_METRICS = tuple(k for k, m in METRICS.items() if m.higher_is_better is not None)
+DEFAULT_SORT = "name"
+
+
+def sort_rows(rows: Iterable[TraineeRow], key: str, descending: bool) -> list[TraineeRow]:
+    """Sort by a metric; trainees without a value go last whichever the direction."""
+    metric = METRICS.get(key, METRICS[DEFAULT_SORT])
+    items = list(rows)
+    with_value = [r for r in items if metric.get(r) is not None]
+    without = [r for r in items if metric.get(r) is None]
+    with_value.sort(key=lambda r: (metric.get(r), r.name.lower()), reverse=descending)
+    return with_value + without
+
+
+def threshold_value(metric_key: str, raw: str | None) -> float | None:
+    """Parse the threshold as typed: percentages in %, times in seconds, others as they read."""
+    metric = METRICS.get(metric_key)
+    if metric is None or metric.higher_is_better is None or raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw.strip().rstrip("%"))
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    return value / 100 if metric.kind == "pct" else value
+
+
+def is_worse(metric_key: str, value: float | str | None, threshold: float | None) -> bool:
+    """True when `value` is on the wrong side of `threshold` (below it, or above it for metrics where
+    lower is better such as automation bias or the Brier score)."""
+    metric = METRICS.get(metric_key)
+    if metric is None or threshold is None or value is None or isinstance(value, str):
+        return False
+    if metric.higher_is_better:
+        return value < threshold
+    return value > threshold
+
+
+def flag_rows(rows: Iterable[TraineeRow], metric_key: str, threshold: float | None) -> list[TraineeRow]:
+    metric = METRICS.get(metric_key)
+    if metric is None:
+        return list(rows)
+    return [replace(r, flagged=is_worse(metric_key, metric.get(r), threshold)) for r in rows]
+
+
+# --------------------------------------------------------------------------------------------------
+# Breakdown by scenario category
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryCell:
+    trainee_id: int | None  # None for the unit-wide row
+    category: str
+    counts: Counts
+
+    @property
+    def label(self) -> str:
+        return CATEGORIES.get(self.category, self.category)
+
+    @property
+    def expected_action(self) -> str | None:
+        return CATEGORY_ACTIONS.get(self.category)
+
+
+@dataclass(frozen=True)
+class CategoryBreakdown:
+    categories: list[str]
+    cells: dict[tuple[int, str], CategoryCell]
+    unit_totals: dict[str, CategoryCell]
+    trainees: list[TraineeRow] = field(default_factory=list)
+
+    def cell(self, trainee_id: int, category: str) -> CategoryCell | None:
+        return self.cells.get((trainee_id, category))
+
+
+def _category_order(found: Iterable[str]) -> list[str]:
+    order = {slug: i for i, slug in enumerate(CATEGORIES)}
+    return sorted(set(found), key=lambda c: (order.get(c, len(order)), c))
+
+
+def category_breakdown(session: Session, scope: Scope) -> CategoryBreakdown:
+    """GROUP BY trainee, category (and by category for the unit row)."""
+    per = _grouped(session, scope, ["trainee_id", "category"], with_median=False)
+    unit = _grouped(session, scope, ["category"], with_median=False)
+    cells = {(k[0], k[1]): CategoryCell(k[0], k[1], c) for k, c, _m, _r in per}
+    totals = {k[0]: CategoryCell(None, k[0], c) for k, c, _m, _r in unit}
+    return CategoryBreakdown(categories=_category_order(totals), cells=cells, unit_totals=totals)
+
+
+# --------------------------------------------------------------------------------------------------
+# Trend by week
+# --------------------------------------------------------------------------------------------------
+
+
+def _week_start(session: Session) -> ColumnElement[Any]:
+    """Monday of the decision's (UTC) week, bucketed by the database itself."""
+    if _is_postgres(session):
+        return cast(func.date_trunc("week", func.timezone("UTC", _d.created_at)), _date_type()).label("week")
+    # SQLite: 'weekday 0' moves to the coming Sunday (or stays on one); 6 days back is its Monday.
+    return func.date(_d.created_at, literal_column("'weekday 0'"), literal_column("'-6 days'")).label("week")
+
+
+def _date_type() -> Any:
+    from sqlalchemy import Date
+
+    return Date()
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week: date
+    counts: Counts
+
+
+def weekly_trend(session: Session, scope: Scope) -> list[TrendPoint]:
+    week = _week_start(session)
+    query = select(week, *_count_columns()).where(*scope.where()).group_by(week).order_by(week)
+    points = []
+    for row in session.execute(query).mappings():
+        raw = row["week"]
+        wk = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
+        points.append(TrendPoint(week=wk, counts=Counts.from_row(row)))
+    return points
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    key: str
+    label: str
+    css: str
+    color: str
+    dash: str
+    paths: list[str]
+    points: list[tuple[float, float, str]]  # x, y, tooltip
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    """Coordinates for the dashboard's weekly trend SVG (drawn by a Jinja macro)."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    y_ticks: list[tuple[float, str]]
+    x_ticks: list[tuple[float, str]]
+    series: list[ChartSeries]
+    description: str
+    rows: list[tuple[str, int, str, str, str]]  # week, cases, accuracy, sensitivity, specificity
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{round(value * 100)}%"
+
+
+def trend_chart(points: Sequence[TrendPoint], *, width: int = 640, height: int = 220) -> TrendChart | None:
+    """Weekly accuracy, sensitivity and specificity as line coordinates; weeks without cases break
+    the line rather than being drawn as 0 %."""
+    if not points:
+        return None
+    left, right, top, bottom = 44, 16, 14, 30
+    first, last = points[0].week, points[-1].week
+    n_weeks = (last - first).days // 7 + 1
+    by_week = {p.week: p for p in points}
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x_of(i: int) -> float:
+        return left + (plot_w * i / (n_weeks - 1) if n_weeks > 1 else plot_w / 2)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (1 - v)
+
+    # Colours keep ≥ 4.5:1 contrast on white; the dash pattern, not the colour, tells lines apart.
+    specs: list[tuple[str, str, str, str, str, Callable[[Counts], float | None]]] = [
+        ("accuracy", "Accuracy", "series-accuracy", "#17497f", "", lambda c: c.accuracy),
+        ("sensitivity", "Sensitivity", "series-sensitivity", "#a1001c", "6 3", lambda c: c.sensitivity),
+        ("specificity", "Specificity", "series-specificity", "#2f6b35", "2 3", lambda c: c.specificity),
+    ]
+    series = []
+    for key, label, css, color, dash, get in specs:
+        paths: list[str] = []
+        current: list[str] = []
+        pts: list[tuple[float, float, str]] = []
+        for i in range(n_weeks):
+            wk = first + timedelta(days=7 * i)
+            p = by_week.get(wk)
+            v = get(p.counts) if p else None
+            if v is None:
+                if current:
+                    paths.append(" ".join(current))
+                current = []
+                continue
+            x, y = round(x_of(i), 1), round(y_of(v), 1)
+            current.append(f"{'M' if not current else 'L'}{x} {y}")
+            pts.append((x, y, f"{label} week of {wk.isoformat()}: {_pct(v)}"))
+        if current:
+            paths.append(" ".join(current))
+        series.append(ChartSeries(key, label, css, color, dash, paths, pts))
+    step = max(1, math.ceil(n_weeks / 8))
+    x_ticks = [
+        (round(x_of(i), 1), (first + timedelta(days=7 * i)).strftime("%d %b")) for i in range(0, n_weeks, step)
+    ]
+    y_ticks = [(round(y_of(v), 1), f"{round(v * 100)}%") for v in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    acc = [p.counts.accuracy for p in points if p.counts.accuracy is not None]
+    description = (
+        f"{len(points)} week(s) with decisions from {first.isoformat()} to {last.isoformat()}; "
+        f"weekly accuracy ranged from {_pct(min(acc))} to {_pct(max(acc))}, "
+        f"{_pct(acc[0])} in the first and {_pct(acc[-1])} in the latest week."
+        if acc
+        else "No decisions in this period."
+    )
+    rows = [
+        (p.week.isoformat(), p.counts.n, _pct(p.counts.accuracy), _pct(p.counts.sensitivity), _pct(p.counts.specificity))
+        for p in points
+    ]
+    return TrendChart(width, height, left, right, top, bottom, y_ticks, x_ticks, series, description, rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# Individual decisions (drill-down, CSV, JSON)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    id: int
+    attempt_id: int
+    created_at: datetime
+    trainee_id: int
+    trainee_name: str
+    scenario_id: str
+    scenario_version: int
+    scenario_title: str
+    category: str
+    alert_fired: bool
+    deteriorated: bool
+    action: str
+    correct: bool
+    confidence: int
+    independent_action: str | None
+    reason: str | None
+    reason_text: str | None
+    time_to_decide_ms: int
+
+    @property
+    def p_deteriorating(self) -> float:
+        return metrics.p_deteriorating(self.action, self.confidence)  # type: ignore[arg-type]
+
+    @property
+    def category_label(self) -> str:
+        return CATEGORIES.get(self.category, self.category)
+
+
+_SV: Table = ScenarioVersion.__table__  # type: ignore[attr-defined]
+_U: Table = User.__table__  # type: ignore[attr-defined]
+
+
+def _decision_query() -> Any:
+    return select(
+        _d.id, _d.attempt_id, _d.created_at, _d.trainee_id, _U.c.display_name.label("trainee_name"),
+        _SV.c.scenario_id, _SV.c.version.label("scenario_version"), _SV.c.title.label("scenario_title"),
+        _d.category, _d.alert_fired, _d.deteriorated, _d.action, _d.correct, _d.confidence,
+        _d.independent_action, _d.reason, _d.reason_text, _d.time_to_decide_ms,
+    ).select_from(
+        DECISION.join(_SV, _SV.c.id == _d.scenario_version_id).join(_U, _U.c.id == _d.trainee_id)
+    )
+
+
+def _record(row: RowMapping) -> DecisionRecord:
+    values = dict(row)
+    values["created_at"] = _aware(values["created_at"])
+    values["alert_fired"] = bool(values["alert_fired"])
+    values["deteriorated"] = bool(values["deteriorated"])
+    values["correct"] = bool(values["correct"])
+    return DecisionRecord(**values)
+
+
+def decisions_page(
+    session: Session, scope: Scope, *, after_id: int = 0, limit: int = 500
+) -> tuple[list[DecisionRecord], int | None]:
+    """Oldest first, keyset-paginated on id: (records, the after_id for the next page or None)."""
+    query = _decision_query().where(*scope.where(), _d.id > after_id).order_by(_d.id).limit(limit + 1)
+    records = [_record(r) for r in session.execute(query).mappings()]
+    more = len(records) > limit
+    records = records[:limit]
+    return records, (records[-1].id if more and records else None)
+
+
+def recent_decisions(
+    session: Session, scope: Scope, *, before_id: int | None = None, limit: int = 50
+) -> tuple[list[DecisionRecord], int | None]:
+    """Newest first for the drill-down list: (records, the before_id for older ones or None)."""
+    query = _decision_query().where(*scope.where())
+    if before_id is not None:
+        query = query.where(_d.id < before_id)
+    records = [_record(r) for r in session.execute(query.order_by(_d.id.desc()).limit(limit + 1)).mappings()]
+    more = len(records) > limit
+    records = records[:limit]
+    return records, (records[-1].id if more and records else None)
+
+
+def iter_decisions(session: Session, scope: Scope, *, batch: int = 2000) -> Iterable[DecisionRecord]:
+    """Every decision in scope, fetched in keyset batches so an export never holds the whole table."""
+    after = 0
+    while True:
+        records, nxt = decisions_page(session, scope, after_id=after, limit=batch)
+        yield from records
+        if nxt is None:
+            return
+        after = nxt
+
+
+# --------------------------------------------------------------------------------------------------
+# Who may see which unit
+# --------------------------------------------------------------------------------------------------
+
+
+class UnitAccessError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def resolve_unit(session: Session, user: User, requested: int | None) -> Unit:
+    """Managers see only their own unit; admins may pick any unit (default: their own, else the first)."""
+    if user.role == "admin":
+        unit_id = requested if requested is not None else user.unit_id
+        if unit_id is None:
+            first = session.exec(sm_select(Unit).order_by(Unit.id)).first()  # type: ignore[arg-type]
+            if first is None:
+                raise UnitAccessError(404, "There are no units yet.")
+            return first
+        unit = session.get(Unit, unit_id)
+        if unit is None:
+            raise UnitAccessError(404, "No such unit.")
+        return unit
+    if user.role != "manager":
+        raise UnitAccessError(403, "Only unit managers can see unit dashboards.")
+    if user.unit_id is None:
+        raise UnitAccessError(403, "Your account is not assigned to a unit; ask an administrator.")
+    if requested is not None and requested != user.unit_id:
+        raise UnitAccessError(403, "You can only see your own unit.")
+    unit = session.get(Unit, user.unit_id)
+    if unit is None:
+        raise UnitAccessError(403, "Your unit no longer exists.")
+    return unit
+
+
+def trainee_in_unit(session: Session, unit: Unit, trainee_id: int) -> User:
+    """A trainee of the unit, or one who made decisions in it (before moving elsewhere)."""
+    trainee = session.get(User, trainee_id)
+    if trainee is None or trainee.role != "trainee":
+        raise UnitAccessError(404, "No such trainee.")
+    if trainee.unit_id == unit.id:
+        return trainee
+    decided_here = session.execute(
+        select(_d.id).where(_d.unit_id == unit.id, _d.trainee_id == trainee_id).limit(1)
+    ).first()
+    if decided_here is None:
+        raise UnitAccessError(403, "This trainee is not in your unit.")
+    return trainee
+
+
+def all_units(session: Session) -> list[Unit]:
+    return list(session.exec(sm_select(Unit).order_by(Unit.name)))
