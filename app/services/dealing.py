@@ -254,7 +254,7 @@ def deal_attempt(
     drill: Drill | None,
     trainee: User,
     position: int,
-    generate: Callable[[ScenarioVersion, int], GeneratedCase] = generate_case,
+    generate: Callable[[ScenarioVersion, int], GeneratedCase] | None = None,
 ) -> CaseAttempt:
     """The attempt at `position`, created (and its case generated once) if it does not exist.
 
@@ -275,7 +275,7 @@ def deal_attempt(
     version_id = version.id or 0
     # Simulate outside the write lock, then end the read transaction so the write
     # below can take the lock up front (SQLite) instead of upgrading a read.
-    seed, case = _pick_seed(version, plan.namespace, slot, generate)
+    seed, case = _pick_seed(version, plan.namespace, slot, generate or generate_case)
     session.rollback()
     begin_write(session)
     existing = find_attempt(session, drill_id=drill_id, trainee_id=trainee_id, position=position)
