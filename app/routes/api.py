@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import Allow, Principal, SessionDep, optional_principal
 from app.models import Unit
@@ -22,12 +23,20 @@ from app.services import api_tokens, exports
 from app.services import dashboard as dash
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="alertdrill"'}
+# Declared so the OpenAPI document shows the bearer scheme; the header itself is checked below.
+_bearer_doc = HTTPBearer(auto_error=False, scheme_name="API token", description="Token from /dashboard/tokens.")
 
 
 class BearerOrSession(Allow):
     """`Allow(manager, admin)` that also accepts a read-only API token instead of a session."""
 
-    def __call__(self, request: Request, session: SessionDep, response: Response) -> Principal:  # type: ignore[override]
+    def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        session: SessionDep,
+        response: Response,
+        _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_doc)],
+    ) -> Principal:
         response.headers["Cache-Control"] = "no-store"
         header = request.headers.get("authorization")
         if header is not None:
