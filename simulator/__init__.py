@@ -5,6 +5,8 @@ Pure library: imports only the standard library, numpy, pydantic and PyYAML.
 
 from __future__ import annotations
 
+from .case import Case, CaseAnswer, TraineeView
+from .engine import simulate
 from .errors import ScenarioIssue, ScenarioValidationError
 from .loader import load_scenario, parse_scenario, parse_scenario_bytes
 from .schema import FORMAT_VERSION, Scenario
@@ -15,10 +17,14 @@ __all__ = [
     "DISMISSAL_REASONS",
     "FORMAT_VERSION",
     "TRAJECTORY_TYPES",
+    "Case",
+    "CaseAnswer",
     "Scenario",
     "ScenarioIssue",
     "ScenarioValidationError",
+    "TraineeView",
     "load_scenario",
     "parse_scenario",
     "parse_scenario_bytes",
+    "simulate",
 ]

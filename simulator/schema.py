@@ -417,13 +417,24 @@ class Timing(_Model):
 
     history_hours: StrictInt = Field(48, ge=48, le=168)
     future_hours: StrictInt = Field(12, ge=12, le=72)
-    decision_hour: Range = Field((8.0, 20.0), description="Clock hour of the decision time (0–24).")
+    decision_hour: Range = Field((8.0, 20.0), description="Clock hour of the nominal decision time (0–24).")
+    decision: Literal["fixed", "first-alert"] = Field(
+        "fixed",
+        description="fixed: decide at the nominal time. first-alert: decide at the first alert in the "
+        "alert_search_h hours up to the nominal time (the nominal time if it never fires).",
+    )
+    alert_search_h: float = Field(12.0, ge=1, le=24, description="first-alert only: hours searched for the alert.")
 
     @field_validator("decision_hour")
     @classmethod
     def _clock(cls, v: tuple[float, float]) -> tuple[float, float]:
         _check_within(v, 0, 24, "decision hour", "h", "")
         return v
+
+    def simulated_window_min(self) -> tuple[int, int]:
+        """Minutes (relative to the nominal decision) the engine must simulate."""
+        search = round(self.alert_search_h * 60) if self.decision == "first-alert" else 0
+        return -self.history_hours * 60 - search, self.future_hours * 60
 
 
 class AlertSettings(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -64,11 +65,54 @@ def schema(
         output.write_text(text, encoding="utf-8")
 
 
+@scenarios_app.command("check")
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Scenario files or directories of *.yaml files.")],
+    seeds: Annotated[int, typer.Option("--seeds", min=1, max=100_000, help="Seeds per scenario.")] = 200,
+    min_agreement: Annotated[float, typer.Option("--min-agreement", min=0.0, max=1.0)] = 0.95,
+    json_: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
+) -> None:
+    """Simulate each scenario over many seeds: outcome agreement with the expected action, alert rate."""
+    from simulator.check import check_scenario
+
+    scenarios, issues = _load_all(paths)
+    for issue in issues:
+        typer.echo(str(issue), err=True)
+    reports = []
+    with typer.progressbar(scenarios, label="Simulating", file=None, show_pos=True) as bar:
+        for sc in bar:
+            reports.append(check_scenario(sc, seeds=seeds))
+    flagged = [r for r in reports if r.agreement < min_agreement]
+    if json_:
+        typer.echo(json.dumps([r.as_dict(min_agreement) for r in reports], indent=2))
+    else:
+        for r in reports:
+            typer.echo(r.summary_line(min_agreement))
+        typer.echo(
+            f"{len(reports)} scenario(s), {seeds} seeds each: {len(flagged)} below {min_agreement:.0%} agreement.",
+            err=True,
+        )
+    if issues or flagged or not reports:
+        raise typer.Exit(1)
+
+
 def simulate_command(
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Variant seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="Variant seed.")] = 0,
     json_: Annotated[bool, typer.Option("--json", help="Print the case as JSON.")] = False,
 ) -> None:
-    """Print one simulated case (engine lands in the next commit)."""
-    typer.echo(f"simulate {file} --seed {seed}{' --json' if json_ else ''}: engine not available yet", err=True)
-    raise typer.Exit(2)
+    """Print one simulated case: the trainee view and the answer."""
+    from simulator import simulate
+    from simulator.render import case_text
+
+    try:
+        scenario = load_scenario(file)
+    except ScenarioValidationError as err:
+        for issue in err.issues:
+            typer.echo(str(issue), err=True)
+        raise typer.Exit(1)
+    case = simulate(scenario, seed)
+    if json_:
+        typer.echo(case.model_dump_json(indent=2))
+    else:
+        typer.echo(case_text(case))
