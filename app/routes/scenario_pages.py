@@ -142,16 +142,18 @@ def scenario_preview(
     scenario_id: str,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 1,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    future: bool = False,
 ) -> Response:
-    """The case a trainee would get at this seed, followed by its answer."""
+    """The case page a trainee would get at this seed, followed by its answer."""
     detail = lib.detail(session, scenario_id, version)
     if detail is None:
         raise HTTPException(status_code=404, detail=f"No published scenario '{scenario_id}' with that version.")
-    preview = lib.preview(detail.current, seed)
+    p = lib.preview(detail.current, seed)
     return render(
         request,
         "pages/educator/preview.html",
-        {"title": f"Preview: {detail.current.title}", "d": detail, "seed": seed, "p": preview},
+        {"title": f"Preview: {detail.current.title}", "d": detail, "seed": seed, "future": future, "p": p,
+         "v": p.case.view, "screen": p.screen(future=future), "fb": p.answer if future else None},
         block="preview",
     )
 

@@ -118,7 +118,7 @@ def _validate(session: Session, user: User, form: DrillForm, today: date) -> tup
     if not allowed:
         errors["cohort_id"] = "Your account is not linked to a unit with cohorts; ask an administrator."
     elif cohort_id is None or cohort_id not in allowed:
-        errors["cohort_id"] = "Choose one of your unit's cohorts."
+        errors["cohort_id"] = "Choose a cohort from your unit."
     values["cohort_id"] = cohort_id
 
     published = latest_versions(session)

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.models import Decision, ScenarioVersion, User
+from app.services.attempts import CONFIDENCE_MAX
+from app.services.case_screen import Feedback, QuestionPage, feedback_page, question_page
 from app.services.scenario_editor import SourceLine, annotate, with_version
 from app.services.scenarios import latest_versions, next_version, scenario_of
 from simulator import CATEGORIES, Case, Scenario, simulate
+from simulator.check import CheckReport, check_scenario
 
 __all__ = [
     "CHECK_BUDGET_S",
@@ -34,6 +36,7 @@ __all__ = [
     "Detail",
     "LibraryRow",
     "Preview",
+    "PreviewScreen",
     "VersionRow",
     "detail",
     "library",
@@ -148,14 +151,52 @@ def next_version_text(session: Session, scenario_id: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class PreviewScreen:
+    """The slice of the trainee case screen that its partials read (read-only, no form)."""
+
+    page: QuestionPage
+    pre_alert: None = None
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
 class Preview:
+    """One seed of a version: the trainee's screen and, for the educator, the answer."""
+
     case: Case
-    version: ScenarioVersion
+    question: QuestionPage
+    answer: Feedback
 
     @property
     def agrees(self) -> bool:
         """Whether this seed's outcome matches the scenario's expected action."""
         return self.case.answer.deteriorated == (self.case.answer.expected_action == "escalate")
+
+    def screen(self, *, future: bool) -> PreviewScreen:
+        """Charts of the past only (as the nurse sees them), or with the next hours dashed."""
+        return PreviewScreen(page=self.answer.page if future else self.question)
+
+
+def _expected_call(case: Case) -> Decision:
+    """A transient, never-stored decision for the expected action: the trainee screen's
+    feedback builder needs one to lay out the answer (outcome, factor explanations)."""
+    answer = case.answer
+    action = answer.expected_action
+    return Decision(
+        attempt_id=0,
+        trainee_id=0,
+        scenario_version_id=0,
+        category=answer.explanation.category,
+        action=action,
+        reason=(answer.acceptable_dismissal_reasons[0] if answer.acceptable_dismissal_reasons else "other")
+        if action == "dismiss"
+        else "notify-provider",
+        confidence=CONFIDENCE_MAX,
+        alert_fired=case.view.alert.fired,
+        deteriorated=answer.deteriorated,
+        correct=(action == "escalate") == answer.deteriorated,
+        time_to_decide_ms=0,
+    )
 
 
 class _Memo:
@@ -180,28 +221,55 @@ class _Memo:
         return value
 
 
-_cases = _Memo(64)
+_previews = _Memo(32)
 _checks = _Memo(128)
 
 
 def preview(version: ScenarioVersion, seed: int) -> Preview:
     """The case at this seed; paging back and forth between seeds does not re-simulate."""
-    key = (version.id, version.content_hash, seed)
-    return Preview(_cases.get(key, lambda: simulate(scenario_of(version), seed)), version)
+
+    def make() -> Preview:
+        case = simulate(scenario_of(version), seed)
+        return Preview(
+            case=case,
+            question=question_page(case.view),
+            answer=feedback_page(case.view, case.answer, _expected_call(case), None),
+        )
+
+    return _previews.get((version.id, version.content_hash, seed), make)
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Outcome agreement and alert rate over the seeds simulated within the time budget."""
+    """The library check (`alertdrill scenarios check`) over as many seeds as the budget allows."""
 
     requested: int
-    seeds: int
-    agreement: float
-    alert_rate: float
-    deterioration_rate: float
-    expected_action: str
+    report: CheckReport
     seconds: float
-    disagreeing_seeds: tuple[int, ...]
+
+    @property
+    def seeds(self) -> int:
+        return self.report.seeds
+
+    @property
+    def agreement(self) -> float:
+        return self.report.agreement
+
+    @property
+    def alert_rate(self) -> float:
+        return self.report.alert_rate
+
+    @property
+    def deterioration_rate(self) -> float:
+        return self.report.deteriorated_rate
+
+    @property
+    def expected_action(self) -> str:
+        return self.report.expected_action
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.report.warnings
 
     @property
     def complete(self) -> bool:
@@ -209,7 +277,7 @@ class CheckResult:
 
     @property
     def passes(self) -> bool:
-        return self.agreement >= MIN_AGREEMENT
+        return not self.report.flagged(MIN_AGREEMENT)
 
     @property
     def min_agreement(self) -> float:
@@ -217,7 +285,7 @@ class CheckResult:
 
 
 def run_check(version: ScenarioVersion, seeds: int, *, budget_s: float = CHECK_BUDGET_S) -> CheckResult:
-    """Simulate seeds 0..seeds-1 in batches until done or the time budget is spent."""
+    """Seeds 0..seeds-1 through the library check, cut down to what fits the time budget."""
     seeds = max(1, min(seeds, MAX_CHECK_SEEDS))
     key = (version.id, version.content_hash, seeds)
     result = _checks.get(key, lambda: _check(scenario_of(version), seeds, budget_s))
@@ -229,30 +297,15 @@ def run_check(version: ScenarioVersion, seeds: int, *, budget_s: float = CHECK_B
 
 
 def _check(scenario: Scenario, seeds: int, budget_s: float) -> CheckResult:
-    from simulator.engine import simulate_batch
-
+    """Time one batch first, then run as many seeds as the rest of the budget allows."""
     start = time.perf_counter()
-    fired: list[np.bool_] = []
-    deteriorated: list[np.bool_] = []
-    done: list[int] = []
-    for first in range(0, seeds, CHECK_BATCH):
-        batch = list(range(first, min(first + CHECK_BATCH, seeds)))
-        summary = simulate_batch(scenario, batch)
-        fired += list(summary.fired)
-        deteriorated += list(summary.deteriorated)
-        done += batch
-        if time.perf_counter() - start > budget_s:
-            break
-    escalate = scenario.expected_action == "escalate"
-    agree = [bool(d) == escalate for d in deteriorated]
-    n = len(done)
-    return CheckResult(
-        requested=seeds,
-        seeds=n,
-        agreement=sum(agree) / n,
-        alert_rate=sum(bool(f) for f in fired) / n,
-        deterioration_rate=sum(bool(d) for d in deteriorated) / n,
-        expected_action=scenario.expected_action,
-        seconds=time.perf_counter() - start,
-        disagreeing_seeds=tuple(s for s, ok in zip(done, agree, strict=True) if not ok)[:10],
-    )
+    probe = min(CHECK_BATCH, seeds)
+    report = check_scenario(scenario, seeds=probe)
+    spent = time.perf_counter() - start
+    if seeds > probe:
+        per_seed = max(spent / probe, 1e-6)
+        affordable = int(max(budget_s - spent, 0.0) / per_seed)
+        n = min(seeds, max(probe, affordable))
+        if n > probe:
+            report = check_scenario(scenario, seeds=n)
+    return CheckResult(requested=seeds, report=report, seconds=time.perf_counter() - start)

@@ -298,3 +298,43 @@ def test_check_stops_at_the_time_budget(demo):
     result = run_check(version, 200, budget_s=0.0)
     assert result.seeds == CHECK_BATCH and not result.complete
     assert 0.0 <= result.agreement <= 1.0
+
+
+# --- preview ------------------------------------------------------------------------------
+
+
+def test_preview_shows_the_trainee_case_and_the_answer(demo, educator):
+    from simulator import simulate
+    from app.services.scenarios import scenario_of
+
+    version = publish_example(demo, COPD)
+    case = simulate(scenario_of(version), 7)
+    r = educator.get(f"/scenarios/{COPD}/preview?seed=7&version=1")
+    assert r.status_code == 200
+    # The trainee partials draw the case: banner, alert panel, charts.
+    assert case.view.patient.name in r.text
+    assert 'id="patient-name"' in r.text and 'id="alert-heading"' in r.text and 'id="vitals-heading"' in r.text
+    assert "last 48 hours" in r.text or f"last {case.view.history_hours} hours" in r.text
+    # And the answer follows.
+    assert "Expected action: Dismiss" in r.text
+    assert case.answer.explanation.clue[:40] in r.text
+    ids = re.findall(r'\sid="([^"]+)"', r.text)
+    assert len(ids) == len(set(ids)), "duplicate ids on the preview page"
+
+
+def test_preview_fragment_seeds_and_future(demo, educator):
+    publish_example(demo, COPD)
+    one = educator.get(f"/scenarios/{COPD}/preview?seed=1", headers=HX)
+    assert one.text.lstrip().startswith('<div id="preview"')
+    assert one.text == educator.get(f"/scenarios/{COPD}/preview?seed=1", headers=HX).text
+    assert "Next seed (2)" in one.text and "Previous seed (0)" in one.text
+    later = educator.get(f"/scenarios/{COPD}/preview?seed=1&future=true", headers=HX)
+    assert "before and after the decision" in later.text
+    assert "before and after the decision" not in one.text
+
+
+def test_preview_refuses_unknown_versions_and_bad_seeds(demo, educator):
+    publish_example(demo, COPD)
+    assert educator.get(f"/scenarios/{COPD}/preview?version=3").status_code == 404
+    assert educator.get(f"/scenarios/{COPD}/preview?seed=-1").status_code == 422
+    assert educator.get(f"/scenarios/{COPD}/preview?seed=abc").status_code == 422
