@@ -304,8 +304,8 @@ def test_check_stops_at_the_time_budget(demo):
 
 
 def test_preview_shows_the_trainee_case_and_the_answer(demo, educator):
-    from simulator import simulate
     from app.services.scenarios import scenario_of
+    from simulator import simulate
 
     version = publish_example(demo, COPD)
     case = simulate(scenario_of(version), 7)
