@@ -287,7 +287,7 @@ def _end_sessions(session: Session, user_id: int, *, keep: str | None = None) ->
     session.execute(query)
 
 
-def set_active(session: Session, *, actor_id: int, user_id: int, active: bool) -> User:
+def set_active(session: Session, *, actor_id: int | None, user_id: int, active: bool) -> User:
     """Deactivating ends the user's sessions at once; an admin cannot lock themself out."""
     user = _get_user(session, user_id)
     if not active and user.id == actor_id:
@@ -304,7 +304,7 @@ def set_active(session: Session, *, actor_id: int, user_id: int, active: bool) -
 
 
 def reset_password(
-    session: Session, *, actor_id: int, user_id: int, password: str, keep_session: str | None = None
+    session: Session, *, actor_id: int | None, user_id: int, password: str, keep_session: str | None = None
 ) -> User:
     """Set a new password, end the user's other sessions and lift any log-in lockout."""
     user = _get_user(session, user_id)
