@@ -1,0 +1,136 @@
+"""A nurse finishes a five-case drill with the keyboard in Chromium, sees feedback and the summary.
+
+Also: axe-core finds no serious or critical violations on the case page or the feedback (after
+the htmx swap), the same decision works with JavaScript off, and the README screenshots are
+taken here (docs/img/case-page.png, docs/img/feedback.png).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from app.models import CaseAttempt, Decision, Drill, User
+from tests.e2e.conftest import axe_violations, login
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+IMG = ROOT / "docs" / "img"
+CASE_URL = re.compile(r"/attempts/(\d+)$")
+
+
+def _nurse(session: Session, username: str = "nurse") -> User:
+    return session.exec(select(User).where(User.username == username)).one()
+
+
+@pytest.fixture
+def five_case_drill(e2e_engine) -> int:
+    with Session(e2e_engine) as session:
+        nurse = _nurse(session)
+        drill = Drill(title="Five alerts before hand-over", cohort_id=nurse.cohort_id or 0, spec={},
+                      n_cases=5, no_alert_share=0.2)
+        session.add(drill)
+        session.commit()
+        return drill.id or 0
+
+
+def _shot(page, path: Path, height: int) -> None:
+    """The top `height` px of the page as a window that tall shows it (the side column is sticky)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": height})
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def _assert_accessible(page, where: str) -> None:
+    found = axe_violations(page)
+    assert not found, f"axe found serious/critical violations on {where}: {found}"
+
+
+def test_nurse_completes_a_five_case_drill_with_the_keyboard(page, e2e_engine, five_case_drill):
+    drill_id = five_case_drill
+    login(page, "nurse")
+    assert page.url.endswith("/drills")
+    assert page.get_by_role("link", name="Five alerts before hand-over").is_visible()
+
+    page.goto(f"/drills/{drill_id}")
+    with page.expect_navigation():
+        page.keyboard.press("n")  # Start
+    shots_done = {"case": False, "feedback": False}
+    seen: list[int] = []
+    for i in range(5):
+        match = CASE_URL.search(page.url)
+        assert match, page.url
+        seen.append(int(match.group(1)))
+        page.wait_for_selector("#decision-form")
+        fired = page.locator("#alert-heading").inner_text() == "AI deterioration alert"
+        if i == 0:
+            _assert_accessible(page, "the case page")
+        if not shots_done["case"] and (fired or i == 4):
+            _shot(page, IMG / "case-page.png", height=1300)
+            shots_done["case"] = True
+
+        # A marker that survives only if the decision is swapped in without a page load.
+        page.evaluate("window.__noReload = true")
+        if i % 2 == 0:
+            page.keyboard.press("c")
+            page.keyboard.press("ArrowRight")  # confidence 70 -> 80
+            page.keyboard.press("e")
+        else:
+            page.keyboard.press("1")  # within the documented baseline
+            page.keyboard.press("d")
+        page.wait_for_selector("#feedback")
+        assert page.evaluate("window.__noReload === true"), "the decision reloaded the page"
+        assert page.evaluate("document.activeElement && document.activeElement.id") == "feedback"
+        assert page.locator("#feedback-heading").inner_text() in ("Correct", "Not the best call")
+        assert page.locator("svg .chart-future").count() >= 5  # what happened next, on the same charts
+        if i == 0:
+            _assert_accessible(page, "the feedback")
+        if not shots_done["feedback"] and (fired or i == 4):
+            _shot(page, IMG / "feedback.png", height=2100)
+            shots_done["feedback"] = True
+        with page.expect_navigation():
+            page.keyboard.press("n")  # next case, or the summary after the last one
+
+    assert page.url.endswith(f"/drills/{drill_id}")
+    assert page.get_by_role("heading", name="Summary").is_visible()
+    with Session(e2e_engine) as session:
+        nurse = _nurse(session)
+        rows = session.exec(
+            select(Decision).join(CaseAttempt, CaseAttempt.id == Decision.attempt_id)
+            .where(CaseAttempt.drill_id == drill_id, Decision.trainee_id == nurse.id)
+        ).all()
+    assert len(rows) == 5 and sorted(d.attempt_id for d in rows) == sorted(seen)
+    assert [d.action for d in sorted(rows, key=lambda d: d.attempt_id)] == ["escalate", "dismiss"] * 2 + ["escalate"]
+    assert {d.confidence for d in rows if d.action == "escalate"} == {80}
+    assert all(d.reason == "baseline" for d in rows if d.action == "dismiss")
+    assert page.locator("#summary-correct").inner_text() == str(sum(d.correct for d in rows))
+    missed = sum(d.deteriorated and d.action == "dismiss" for d in rows)
+    assert page.locator("#summary-missed").inner_text() == str(missed)
+    for attempt_id in seen:
+        assert page.locator(f'a[href="/attempts/{attempt_id}"]').count() == 1
+    assert shots_done == {"case": True, "feedback": True}
+
+
+def test_decision_works_without_javascript(browser, server_url):
+    context = browser.new_context(base_url=server_url, java_script_enabled=False,
+                                  viewport={"width": 1024, "height": 768})
+    try:
+        page = context.new_page()
+        login(page, "nurse")
+        with page.expect_navigation():
+            page.get_by_role("button", name=re.compile("practice", re.I)).click()
+        assert CASE_URL.search(page.url)
+        page.get_by_label("Measurement artefact").check()
+        with page.expect_navigation():
+            page.locator('button[value="dismiss"]').click()
+        assert CASE_URL.search(page.url)  # PRG: back on the same case, now with feedback
+        assert page.locator("#feedback-heading").inner_text() in ("Correct", "Not the best call")
+        assert "Measurement artefact" in page.locator("#feedback").inner_text()
+    finally:
+        context.close()
