@@ -14,6 +14,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from app.core.config import get_settings
@@ -128,7 +129,9 @@ async def csrf_protect(request: Request, session: SessionDep) -> None:
             form = await request.form()
             value = form.get("csrf_token")
             sent = value if isinstance(value, str) else None
-    principal = optional_principal(request, session)
+    # A thread, not the event loop: this may wait for a pooled connection, and a worker
+    # whose loop blocks there cannot hand connections back (a 30 s stall under load).
+    principal = await run_in_threadpool(optional_principal, request, session)
     expected = principal.session.csrf_token if principal and principal.session else pre_session_csrf(request)
     if not sent or not secrets.compare_digest(sent, expected):
         raise HTTPException(status_code=403, detail="The form expired or was not sent by this site. Reload and try again.")
