@@ -5,22 +5,33 @@ NEWS2 of 5–6 or a single parameter scoring 3, half-hourly at 7 or more (§1.2)
 anchored so that a routine set is charted a few minutes before the decision. Readings add
 per-reading measurement error (§5.2), are rounded as charted, can be missing, and RR readings in
 the normal range are snapped to 16/18/20 with digit preference (§5.2). Artefacts follow §5.4.
+
+Every time an observation can happen lies on a 30-minute grid anchored at the latest routine set
+(routine intervals are whole half-hours; escalation adds 30 or 60 minutes). Readings, NEWS2 and
+assessments are therefore computed for the whole grid at once, for the whole batch, and a short
+walk per variant then picks the times the protocol actually visits.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .physiology import LAB_STEP_MIN, Latent, o2_device_for
 from .schema import Scenario
-from .scoring import News2, score_charted
-from .variant import ArtifactDraw, Variant, lab_measure
+from .scoring import News2, news2_band, news2_parameters
+from .variant import Variant, lab_measure
 from .vocab import LAB_KEYS, VITAL_KEYS, VITALS
 
-__all__ = ["Chart", "LabResult", "ObsSet", "chart", "consciousness_level"]
+__all__ = ["GRID_MIN", "Chart", "LabResult", "ObsSet", "chart_batch", "consciousness_level"]
+
+GRID_MIN = 30
+_LEVEL_CODES = ("A", "C", "V", "P", "U")
+_LEVEL_EDGES = np.array([0.35, 0.6, 0.8, 0.95])
 
 #: Per-reading measurement SD, simulator defaults from §5.2.
 NOISE_SD = {"hr": 3.5, "rr": 2.0, "spo2": 1.0, "sbp": 7.0, "dbp": 6.0, "temp": 0.15}
@@ -47,8 +58,14 @@ class ObsSet:
     o2_flow: float
     o2_device: str
     urine: int | None
-    note: str
     news2: News2 | None
+    prev_flow: float | None
+    chronic_confusion: bool
+
+    @property
+    def note(self) -> str:
+        """The nurse's note: what the assessment shows, in words (never more than the fields)."""
+        return _note(self.consciousness, self.oriented, self.chronic_confusion, self.o2_flow, self.o2_device, self.prev_flow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +80,6 @@ class LabResult:
 class Chart:
     obs: tuple[ObsSet, ...]
     labs: tuple[LabResult, ...]
-
-
-def _round(key: str, x: float) -> float:
-    m = VITALS[key]
-    x = min(max(x, m.low), m.high)
-    return float(round(x, 1)) if m.decimals == 1 else float(math.floor(x + 0.5))
-
-
-def _snap_rr(rr: float) -> float:
-    return min((16.0, 18.0, 20.0), key=lambda opt: (abs(rr - opt), -opt))
 
 
 def _note(level: str, oriented: bool, chronic: bool, flow: float, device: str, prev_flow: float | None) -> str:
@@ -94,119 +101,160 @@ def _note(level: str, oriented: bool, chronic: bool, flow: float, device: str, p
     return " ".join(parts)
 
 
-class _Schedule:
-    def __init__(self, scenario: Scenario, v: Variant) -> None:
-        self.every = round(scenario.measurement.routine_every_h * 60)
-        self.offset = v.obs_offset_min
-        self.lo, self.hi = scenario.timing.simulated_window_min()
-        self.escalate = scenario.measurement.escalate
-        self.skip_night = scenario.measurement.skip_night_obs
-        self.clock0 = v.clock0_min
+def _grid_readings(scenario: Scenario, variants: Sequence[Variant], lat: Latent, rngs: Sequence[np.random.Generator]) -> _Grid:
+    """Readings, assessments and NEWS2 at every 30-minute grid point, for the whole batch."""
+    lo, hi = scenario.timing.simulated_window_min()
+    every = round(scenario.measurement.routine_every_h * 60)
+    offsets = np.array([v.obs_offset_min for v in variants], dtype=np.int64)
+    # First grid point at or after lo, on the lattice -offset + 30k.
+    first = -offsets + GRID_MIN * np.ceil((lo + offsets) / GRID_MIN).astype(np.int64)
+    n = (hi - lo) // GRID_MIN + 1
+    times = first[:, None] + GRID_MIN * np.arange(n)[None, :]  # (B, G)
+    inside = times <= hi
+    idx = np.clip(times - lat.t_min[0], 0, lat.t_min.size - 1)
+    b = len(variants)
+    nk = len(VITAL_KEYS)
+    z = np.stack([rng.standard_normal((nk + 1, n)) for rng in rngs])  # (B, 7, G)
+    u = np.stack([rng.random((nk + 2, n)) for rng in rngs])  # (B, 8, G)
+    true = np.take_along_axis(lat.vitals, np.broadcast_to(idx[:, None, :], (b, nk, n)), axis=2)
+    sd = np.array([NOISE_SD[k] for k in VITAL_KEYS])[None, :, None]
+    read = true + sd * z[:, :nk, :]
+    lows = np.array([VITALS[k].low for k in VITAL_KEYS])[None, :, None]
+    highs = np.array([VITALS[k].high for k in VITAL_KEYS])[None, :, None]
+    np.clip(read, lows, highs, out=read)
+    whole = np.array([VITALS[k].decimals == 0 for k in VITAL_KEYS])
+    read[:, whole, :] = np.floor(read[:, whole, :] + 0.5)
+    read[:, ~whole, :] = np.round(read[:, ~whole, :], 1)
+    i_rr = VITAL_KEYS.index("rr")
+    rr = read[:, i_rr, :]
+    snap = (rr >= 12) & (rr <= 20) & (u[:, nk, :] < scenario.measurement.rr_digit_preference)
+    read[:, i_rr, :] = np.where(snap, np.where(rr <= 16, 16.0, np.where(rr <= 18, 18.0, 20.0)), rr)
+    for bi, v in enumerate(variants):
+        _artifacts(v, read[bi], times[bi], u[bi, -1], every)
+    rates = np.array([getattr(scenario.measurement.missing, k) for k in VITAL_KEYS])[None, :, None]
+    read[u[:, :nk, :] < rates] = np.nan
 
-    def routine_at_or_before(self, t: float) -> int:
-        return -self.offset + math.floor((t + self.offset) / self.every) * self.every
+    level = np.searchsorted(_LEVEL_EDGES, np.take_along_axis(lat.consciousness, idx, axis=1), side="right")
+    flow = np.round(np.take_along_axis(lat.o2_flow, idx, axis=1) * 2) / 2
+    cs = np.concatenate([np.zeros((b, 1)), np.cumsum(lat.urine, axis=1)], axis=1)
+    lo_idx = np.maximum(idx - 240, 0)
+    urine_mean = (np.take_along_axis(cs, idx + 1, axis=1) - np.take_along_axis(cs, lo_idx, axis=1)) / (idx + 1 - lo_idx)
+    urine = (5 * np.round(np.maximum(urine_mean * (1.0 + 0.1 * z[:, -1, :]), 0.0) / 5)).astype(np.int64)
 
-    def first(self) -> int:
-        r = self.routine_at_or_before(self.lo)
-        return r if r >= self.lo else r + self.every
-
-    def next_routine(self, t: int, last_total: int | None) -> int:
-        r = self.routine_at_or_before(t) + self.every
-        while self.skip_night and r != -self.offset and (last_total is None or last_total <= 2):
-            if (self.clock0 + r) % 1440 >= 6 * 60:
-                break
-            r += self.every
-        return r
-
-    def next(self, t: int, score: News2 | None) -> int:
-        total = score.total if score else None
-        r = self.next_routine(t, total)
-        if self.escalate and score is not None:
-            if score.total >= 7:
-                return min(r, t + 30)
-            if score.total >= 5 or score.single_parameter_3:
-                return min(r, t + 60)
-        return r
+    get = {k: read[:, i, :] for i, k in enumerate(VITAL_KEYS)}
+    complete = ~np.isnan(np.stack([get[k] for k in ("rr", "spo2", "sbp", "hr", "temp")])).any(axis=0)
+    filled = {k: np.nan_to_num(get[k], nan=0.0) for k in ("rr", "spo2", "sbp", "hr", "temp")}
+    params = news2_parameters(
+        filled["rr"], filled["spo2"], flow > 0, filled["sbp"], filled["hr"], np.where(level > 0, 3, 0),
+        filled["temp"], scenario.patient.spo2_scale,
+    )
+    total = np.where(complete, params.sum(axis=-1), -1)
+    red = complete & (params == 3).any(axis=-1)
+    return _Grid(times, inside, read, level, flow, urine, params, total, red)
 
 
-def chart(scenario: Scenario, v: Variant, lat: Latent, i: int, rng: np.random.Generator) -> Chart:
-    """Chart one variant (batch index i of the latent state) over the whole case window."""
-    sched = _Schedule(scenario, v)
-    start = int(lat.t_min[0])
-    missing = scenario.measurement.missing
-    pref = scenario.measurement.rr_digit_preference
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    times: npt.NDArray[np.int64]  # (B, G)
+    inside: npt.NDArray[np.bool_]
+    read: npt.NDArray[np.float64]  # (B, 6, G), nan = missing
+    level: npt.NDArray[np.int64]
+    flow: npt.NDArray[np.float64]
+    urine: npt.NDArray[np.int64]
+    params: npt.NDArray[np.int64]  # (B, G, 7)
+    total: npt.NDArray[np.int64]  # -1 when incomplete
+    red: npt.NDArray[np.bool_]
+
+
+def _artifacts(
+    v: Variant, read: npt.NDArray[np.float64], times: npt.NDArray[np.int64], u: npt.NDArray[np.float64], every: int
+) -> None:
+    """Apply this variant's artefacts to its grid readings in place (§5.4)."""
+    i_spo2, i_hr, i_rr = VITAL_KEYS.index("spo2"), VITAL_KEYS.index("hr"), VITAL_KEYS.index("rr")
+    i_sbp, i_dbp = VITAL_KEYS.index("sbp"), VITAL_KEYS.index("dbp")
+    for a in v.artifacts:
+        if a.type in ("spo2-probe-off", "motion"):
+            # The routine set at or before at_h: it always exists on the grid.
+            r = -v.obs_offset_min + math.floor((a.at_min + v.obs_offset_min) / every) * every
+            j = (r - int(times[0])) // GRID_MIN
+            if not 0 <= j < times.size:
+                continue
+            if a.type == "spo2-probe-off":
+                read[i_spo2, j] = np.nan if u[j] < 0.25 else float(round(a.size))
+            else:
+                read[i_spo2, j] = float(round(a.size))
+                read[i_hr, j] = min(read[i_hr, j] + math.floor(20 + 20 * u[j] + 0.5), VITALS["hr"].high)
+        elif a.type in ("bp-cuff-small", "estimated-rr"):
+            window = (times >= a.at_min) & (times <= a.to_min)
+            if a.type == "bp-cuff-small":
+                read[i_sbp, window] = np.minimum(np.floor(read[i_sbp, window] + a.size + 0.5), VITALS["sbp"].high)
+                read[i_dbp, window] = np.minimum(np.floor(read[i_dbp, window] + a.size / 2 + 0.5), VITALS["dbp"].high)
+            else:
+                read[i_rr, window] = a.size
+
+
+def _walk(scenario: Scenario, v: Variant, times: npt.NDArray[np.int64], total: npt.NDArray[np.int64],
+          red: npt.NDArray[np.bool_]) -> list[int]:
+    """Grid indices the observation protocol visits, in time order."""
+    lo, hi = scenario.timing.simulated_window_min()
+    every = round(scenario.measurement.routine_every_h * 60)
+    off = v.obs_offset_min
+    escalate = scenario.measurement.escalate
+    skip_night = scenario.measurement.skip_night_obs
+    t0 = int(times[0])
+    t = -off + math.ceil((lo + off) / every) * every  # first routine set in the window
+    chosen: list[int] = []
+    while t <= hi:
+        j = (t - t0) // GRID_MIN
+        chosen.append(j)
+        score = int(total[j])
+        r = -off + (math.floor((t + off) / every) + 1) * every
+        while skip_night and r != -off and 0 <= score <= 2 and (v.clock0_min + r) % 1440 < 6 * 60:
+            r += every
+        nxt = r
+        if escalate and score >= 7:
+            nxt = min(r, t + 30)
+        elif escalate and (score >= 5 or bool(red[j])):
+            nxt = min(r, t + 60)
+        t = nxt
+    return chosen
+
+
+def chart_batch(
+    scenario: Scenario, variants: Sequence[Variant], lat: Latent, rngs: Sequence[np.random.Generator]
+) -> list[Chart]:
+    """Chart every variant of the batch over the whole simulated window."""
+    grid = _grid_readings(scenario, variants, lat, rngs)
     chronic = scenario.baseline.chronic_confusion
-    scale = scenario.patient.spo2_scale
-    point_artifacts = [a for a in v.artifacts if a.type in ("spo2-probe-off", "motion")]
-    point_times = {id(a): sched.routine_at_or_before(a.at_min) for a in point_artifacts}
-    window_artifacts = [a for a in v.artifacts if a.type in ("bp-cuff-small", "estimated-rr")]
-    vit = lat.vitals[i]
-    o2_flow = lat.o2_flow[i]
-    consciousness = lat.consciousness[i]
-    urine_cs = np.concatenate([[0.0], np.cumsum(lat.urine[i])])
-    sd = [NOISE_SD[k] for k in VITAL_KEYS]
-    obs: list[ObsSet] = []
-    prev_flow: float | None = None
-    t = sched.first()
-    while t <= sched.hi:
-        idx = t - start
-        z = rng.standard_normal(len(VITAL_KEYS) + 1).tolist()
-        u = rng.random(len(VITAL_KEYS) + 2).tolist()
-        values: dict[str, float | None] = {}
-        for k, key in enumerate(VITAL_KEYS):
-            values[key] = _round(key, vit.item(k, idx) + sd[k] * z[k])
-        rr = values["rr"]
-        if rr is not None and 12 <= rr <= 20 and u[len(VITAL_KEYS)] < pref:
-            values["rr"] = _snap_rr(rr)
-        for a in point_artifacts:
-            if point_times[id(a)] == t:
-                _apply_point(a, values, u[-1])
-        for a in window_artifacts:
-            if a.at_min <= t <= a.to_min:
-                _apply_window(a, values)
-        for k, key in enumerate(VITAL_KEYS):
-            if u[k] < getattr(missing, key):
-                values[key] = None
-        level = consciousness_level(consciousness.item(idx))
-        oriented = level == "A" and not chronic
-        flow = round(o2_flow.item(idx) * 2) / 2
-        device = o2_device_for(flow, v.o2_device0)
-        lo = max(0, idx - 240)
-        urine_mean = (urine_cs.item(idx + 1) - urine_cs.item(lo)) / (idx + 1 - lo) * (1.0 + 0.1 * z[-1])
-        urine = int(5 * round(max(urine_mean, 0.0) / 5))
-        score = _news2(values, flow > 0, level, scale)
-        obs.append(
-            ObsSet(t, values, level, level == "C", oriented, flow, device, urine,
-                   _note(level, oriented, chronic, flow, device, prev_flow), score)
-        )
-        prev_flow = flow
-        t = sched.next(t, score)
-    return Chart(tuple(obs), _labs(v, lat, i, rng))
+    charts = []
+    for bi, v in enumerate(variants):
+        chosen = _walk(scenario, v, grid.times[bi], grid.total[bi], grid.red[bi])
+        obs: list[ObsSet] = []
+        prev_flow: float | None = None
+        times = grid.times[bi].tolist()
+        read = grid.read[bi].T.tolist()  # (G, 6)
+        for j in chosen:
+            level = _LEVEL_CODES[int(grid.level[bi, j])]
+            flow = float(grid.flow[bi, j])
+            total = int(grid.total[bi, j])
+            news = None
+            if total >= 0:
+                params = dict(zip(_NEWS2_KEYS, grid.params[bi, j].tolist(), strict=True))
+                red = bool(grid.red[bi, j])
+                news = News2(total, params, news2_band(total, red), red)
+            row = read[j]
+            values: dict[str, float | None] = {k: (None if x != x else x) for k, x in zip(VITAL_KEYS, row, strict=True)}
+            obs.append(ObsSet(
+                t=int(times[j]), values=values, consciousness=level, new_confusion=level == "C",
+                oriented=level == "A" and not chronic, o2_flow=flow, o2_device=o2_device_for(flow, v.o2_device0),
+                urine=int(grid.urine[bi, j]), news2=news, prev_flow=prev_flow, chronic_confusion=chronic,
+            ))
+            prev_flow = flow
+        charts.append(Chart(tuple(obs), _labs(v, lat, bi, rngs[bi])))
+    return charts
 
 
-def _news2(values: dict[str, float | None], on_o2: bool, level: str, scale: int) -> News2 | None:
-    rr, spo2, sbp, hr, temp = (values[k] for k in ("rr", "spo2", "sbp", "hr", "temp"))
-    if rr is None or spo2 is None or sbp is None or hr is None or temp is None:
-        return None  # §1.1: NEWS2 needs a complete set; withhold rather than guess
-    return score_charted(int(rr), int(spo2), on_o2, int(sbp), int(hr), level, round(temp * 10), scale)
-
-
-def _apply_point(a: ArtifactDraw, values: dict[str, float | None], u: float) -> None:
-    if a.type == "spo2-probe-off":
-        values["spo2"] = None if u < 0.25 else float(round(a.size))
-    elif a.type == "motion":
-        values["spo2"] = float(round(a.size))
-        hr = values["hr"]
-        values["hr"] = None if hr is None else _round("hr", hr + 20 + 20 * u)
-
-
-def _apply_window(a: ArtifactDraw, values: dict[str, float | None]) -> None:
-    if a.type == "bp-cuff-small":
-        sbp, dbp = values["sbp"], values["dbp"]
-        values["sbp"] = None if sbp is None else _round("sbp", sbp + a.size)
-        values["dbp"] = None if dbp is None else _round("dbp", dbp + a.size / 2)
-    elif a.type == "estimated-rr":
-        values["rr"] = a.size
+_NEWS2_KEYS = ("rr", "spo2", "o2", "sbp", "hr", "consciousness", "temp")
 
 
 def _labs(v: Variant, lat: Latent, i: int, rng: np.random.Generator) -> tuple[LabResult, ...]:

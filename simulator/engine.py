@@ -28,7 +28,7 @@ from .case import (
     Series,
     TraineeView,
 )
-from .charting import Chart, LabResult, ObsSet, chart
+from .charting import Chart, LabResult, ObsSet, chart_batch
 from .explain import explain_factors
 from .outcome import CRITERIA, Outcomes, evaluate
 from .physiology import Latent, simulate_latent
@@ -111,7 +111,7 @@ def run_batch(scenario: Scenario, seeds: Sequence[int]) -> BatchRun:
     rngs = [streams(scenario, s) for s in seeds]
     variants = [draw_variant(scenario, s, r.params) for s, r in zip(seeds, rngs, strict=True)]
     latent = simulate_latent(variants, [r.latent for r in rngs], scenario.timing.simulated_window_min())
-    charts = [chart(scenario, v, latent, i, r.measure) for i, (v, r) in enumerate(zip(variants, rngs, strict=True))]
+    charts = chart_batch(scenario, variants, latent, [r.measure for r in rngs])
     decisions = [_decision(scenario, v, c) for v, c in zip(variants, charts, strict=True)]
     t0 = np.array([d[0] for d in decisions], dtype=np.int64)
     outcomes = evaluate(variants, latent, scenario.patient.spo2_scale, t0, scenario.timing.future_hours * 60)

@@ -1,9 +1,9 @@
 """Explanation facts: for each alert factor, does the documented baseline explain it?
 
 A factor is "explained-by-baseline" when the chart documents a usual value for it, the current
-value lies within that documented range (allowing one reading's measurement error, §5.2) and it
-has not moved since the first day of the history (within twice the combined wander and reading
-error). It is "changed-from-baseline" when it lies outside or has moved, and
+value lies within that documented range (allowing two SDs of reading error, §5.2) and it has not
+moved since the first day of the history (within three SDs of the combined slow wander and
+reading error). It is "changed-from-baseline" when it lies outside or has moved, and
 "no-documented-baseline" when the chart documents nothing for it. Trend factors are changes by
 definition.
 """
@@ -87,17 +87,17 @@ def _explain_one(
         current = vals[-1][1]
         m = VITALS[f.key]
         noise = NOISE_SD[f.key]
-        tol_change = 2.0 * math.hypot(v.variability[f.key], noise) + (0.5 if m.decimals == 0 else 0.0)
+        tol_change = 3.0 * math.hypot(v.variability[f.key], noise) + (0.5 if m.decimals == 0 else 0.0)
         spec = getattr(scenario.baseline.vitals, f.key)
-        return _judge(spec, current, _early(vals, start), noise, tol_change, m.unit.replace("mm[Hg]", "mmHg").replace("Cel", "°C"), m.decimals)
+        return _judge(spec, current, _early(vals, start), 2.0 * noise, tol_change, m.unit.replace("mm[Hg]", "mmHg").replace("Cel", "°C"), m.decimals)
     if f.key in LAB_KEYS:
         results = [(r.t_draw, r.value) for r in chart.labs if r.key == f.key and r.t_result <= at_min and r.t_draw >= start]
         current = results[-1][1]
         m = lab_measure(f.key, v.sex)
         noise = 0.5 * m.default_variability
-        tol_change = 2.0 * math.hypot(v.variability[f.key], noise) + 0.5 * 10 ** (-m.decimals)
+        tol_change = 3.0 * math.hypot(v.variability[f.key], noise) + 0.5 * 10 ** (-m.decimals)
         spec = getattr(scenario.baseline.labs, f.key)
-        return _judge(spec, current, _early(results, start), noise, tol_change, m.unit, m.decimals)
+        return _judge(spec, current, _early(results, start), 2.0 * noise, tol_change, m.unit, m.decimals)
     if f.key == "o2":
         ox = scenario.baseline.oxygen
         flow = obs[-1].o2_flow

@@ -6,9 +6,9 @@ draw times). Each series is
     usual value + mean-reverting noise (Ornstein–Uhlenbeck, exact AR(1) at the grid step)
                 + circadian sinusoid (§5.3) + trajectory effects (simulator/trajectories.py)
 
-clipped to physiological bounds. The AR(1) recursion x[t] = φ·x[t-1] + e[t] is evaluated with a
-log-depth prefix scan (x[t] += φ^s · x[t-s] for s = 1, 2, 4, …), which is exact and keeps the
-whole computation in numpy: no per-minute Python loop.
+clipped to physiological bounds. The AR(1) recursion x[t] = φ·x[t-1] + e[t] is evaluated exactly
+with chunked cumulative sums (see `_ou`), so the whole computation stays in numpy: no per-minute
+Python loop.
 
 Supplemental oxygen is titrated by a simulated nurse: the SpO2 the trajectories take away
 (``spo2_deficit``) raises the oxygen flow in steps (air → 2 L → 4 L → mask, §4.3), and the extra
@@ -30,6 +30,7 @@ from .vocab import LAB_KEYS, VITAL_KEYS, VITALS
 __all__ = ["LAB_STEP_MIN", "Latent", "o2_device_for", "simulate_latent"]
 
 F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
 LAB_STEP_MIN = 15
 
 #: Circadian amplitude (half peak-to-trough) and peak time. §5.3: temperature peak ~17–19 h, nadir
@@ -51,17 +52,17 @@ class Latent:
     """Batch latent state; index 0 of every array is the variant."""
 
     t_min: npt.NDArray[np.int64]  # (T,) minutes relative to the decision
-    vitals: F64  # (B, 6, T) in VITAL_KEYS order, SpO2 after oxygen titration
-    o2_flow: F64  # (B, T) L/min
-    consciousness: F64  # (B, T) 0 = usual self … ≥ 0.95 unresponsive
-    urine: F64  # (B, T) mL/h
+    vitals: F32  # (B, 6, T) in VITAL_KEYS order, SpO2 after oxygen titration
+    o2_flow: F32  # (B, T) L/min
+    consciousness: F32  # (B, T) 0 = usual self … ≥ 0.95 unresponsive
+    urine: F32  # (B, T) mL/h
     t_lab: npt.NDArray[np.int64]  # (TL,)
-    labs: F64  # (B, 13, TL) in LAB_KEYS order
+    labs: F32  # (B, 13, TL) in LAB_KEYS order
 
-    def vital(self, key: str) -> F64:
+    def vital(self, key: str) -> F32:
         return self.vitals[:, VITAL_KEYS.index(key), :]
 
-    def lab(self, key: str) -> F64:
+    def lab(self, key: str) -> F32:
         return self.labs[:, LAB_KEYS.index(key), :]
 
 
@@ -74,97 +75,175 @@ def o2_device_for(flow: float, device0: str) -> str:
     return "simple-mask" if flow <= 10 else "non-rebreather"
 
 
-def _scan(x: F64, coef: F64) -> F64:
-    """In place: x[..., t] += coef * x[..., t-1], recursively, by a log-depth prefix scan.
+_CHUNK = 720  # steps per cumulative-sum chunk: keeps φ^-k far from float32 overflow for τ ≥ 30 steps
+_BYTE_MEAN = 127.5
+_BYTE_SD = float(np.sqrt((256.0**2 - 1.0) / 12.0))  # SD of a uniform byte 0..255
 
-    After the step with shift s every x[t] holds sum_{k<2s} coef^k e[t-k], so ceil(log2 T)
-    vectorised steps replace T sequential ones. Exact up to rounding.
+
+def _random_bytes(rngs: Sequence[np.random.Generator], k: int, n: int) -> npt.NDArray[np.uint8]:
+    """Uniform random bytes, (B, k, n): the raw material of the innovations."""
+    return np.frombuffer(b"".join(rng.bytes(k * n) for rng in rngs), dtype=np.uint8).reshape(len(rngs), k, n)
+
+
+def _innovations(rngs: Sequence[np.random.Generator], k: int, n: int) -> F32:
+    """Unit-variance innovations from uniform random bytes (what `_ou` uses, made explicit for tests).
+
+    Bytes are ~8x cheaper to draw than Gaussians. The wander sums about τ ≥ 30 of them, so its
+    distribution is Gaussian for all practical purposes (central limit theorem), and its SD and
+    autocorrelation are exactly those requested (tested).
     """
-    c = coef.copy()
-    shift = 1
-    n = x.shape[-1]
-    while shift < n:
-        x[..., shift:] += c[..., None] * x[..., :-shift]
-        c = c * c
-        shift *= 2
+    out = np.subtract(_random_bytes(rngs, k, n), np.float32(_BYTE_MEAN), dtype=np.float32)
+    out *= np.float32(1.0 / _BYTE_SD)
+    return out
+
+
+def _ou(u: F32 | npt.NDArray[np.uint8], phi: F64, sigma: F64) -> F32:
+    """Stationary AR(1) paths x[t] = φ·x[t-1] + e[t], shape (B, K, T).
+
+    ``u`` holds unit-variance innovations, or raw uniform bytes (centred and scaled here, saving two
+    passes over the data). ``phi`` has shape (K,), ``sigma`` (B, K). Within a chunk
+    x[c+i] = φ^i·Σ_{m≤i} e[c+m]·φ^-m: one cumulative sum in C instead of a per-step loop; the last
+    value of each chunk is carried into the next as φ^(i+1)·x[c-1]. Exact up to float32 rounding
+    (tested against a plain loop).
+    """
+    b, k, n = u.shape
+    raw = u.dtype == np.uint8
+    unit = 1.0 / _BYTE_SD if raw else 1.0
+    scale = sigma * np.sqrt(1.0 - phi * phi)[None, :] * unit  # (B, K)
+    steps = np.arange(min(_CHUNK, n), dtype=np.float64)
+    log_phi = np.log(phi)[:, None]
+    grow = scale[..., None] * np.exp(-log_phi * steps)[None]  # (B, K, L): innovation scale × φ^-i
+    factor = grow.astype(np.float32)
+    offset = (grow * _BYTE_MEAN).astype(np.float32) if raw else None
+    decay = np.exp(log_phi * steps).astype(np.float32)
+    carry_in = np.exp(log_phi * (steps + 1)).astype(np.float32)
+    x = np.empty((b, k, n), dtype=np.float32)
+    prev: F32 | None = None
+    for c0 in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - c0)
+        seg = x[..., c0 : c0 + m]
+        np.multiply(u[..., c0 : c0 + m], factor[..., :m], out=seg, dtype=np.float32)
+        if offset is not None:
+            seg -= offset[..., :m]
+        if c0 == 0:  # start from the stationary spread rather than from the usual value
+            first = (u[..., 0].astype(np.float64) - (_BYTE_MEAN if raw else 0.0)) * unit * sigma
+            seg[..., 0] = first.astype(np.float32)
+        np.cumsum(seg, axis=-1, out=seg)
+        seg *= decay[:, :m]
+        if prev is not None:
+            seg += prev[..., None] * carry_in[:, :m]
+        prev = seg[..., -1].copy()
     return x
 
 
-def _ou(z: F64, phi: F64, sigma: F64) -> F64:
-    """Stationary AR(1) paths x[t] = φ·x[t-1] + e[t] from standard normals z of shape (B, K, T).
-
-    ``phi`` has shape (K,), ``sigma`` (B, K); the first value is drawn from the stationary
-    distribution, so the wander has SD ``sigma`` everywhere.
-    """
-    x = z * (sigma * np.sqrt(1.0 - phi * phi)[None, :])[..., None]
-    x[..., 0] = z[..., 0] * sigma
-    return _scan(x, np.broadcast_to(phi, sigma.shape).copy())
+def _column(variants: Sequence[Variant], attr: str) -> F32:
+    """One Variant attribute as a (B, 1) float32 column."""
+    return np.array([float(getattr(v, attr)) for v in variants], dtype=np.float32)[:, None]
 
 
-def _column(variants: Sequence[Variant], attr: str) -> F64:
-    """One Variant attribute as a (B, 1) column."""
-    return np.array([float(getattr(v, attr)) for v in variants], dtype=np.float64)[:, None]
-
-
-def _event_column(variants: Sequence[Variant], j: int, attr: str) -> F64:
+def _event_column(variants: Sequence[Variant], j: int, attr: str) -> F32:
     """Attribute of the j-th trajectory event of every variant as a (B, 1) column (None -> inf)."""
     vals = [getattr(v.events[j], attr) for v in variants]
-    return np.array([np.inf if x is None else float(x) for x in vals], dtype=np.float64)[:, None]
+    return np.array([np.inf if x is None else float(x) for x in vals], dtype=np.float32)[:, None]
 
 
-def _effects(variants: Sequence[Variant], t: F64, targets: frozenset[str]) -> dict[str, F64]:
-    """Sum of trajectory effects per target on time grid t, with masking modifiers applied."""
-    b = len(variants)
-    out: dict[str, F64] = {}
+def _power(x: F32, k: float) -> F32:
+    """x**k for x in [0, 1]: exact special cases, exp/log otherwise (np.power is several times slower)."""
+    if k == 1.0:
+        return x
+    if k == 2.0:
+        return x * x
+    if k == 0.5:
+        return np.sqrt(x)
+    if k == 1.5:
+        return x * np.sqrt(x)
+    if k == 2.5:
+        return x * x * np.sqrt(x)
+    if k == 3.0:
+        return x * x * x
+    if k == 4.0:
+        sq = x * x
+        return sq * sq
+    with np.errstate(divide="ignore"):
+        return np.exp(np.float32(k) * np.log(x))
+
+
+def _effects(variants: Sequence[Variant], t: F32, targets: frozenset[str]) -> dict[str, F32]:
+    """Sum of trajectory effects per target on time grid t, with masking modifiers applied.
+
+    Each event is evaluated only from the earliest onset in the batch onwards (before it every
+    contribution is exactly zero), which typically halves the work.
+    """
+    out: dict[str, F32] = {}
     if not variants or not variants[0].events:
         return out
+    b = len(variants)
     hr_resp = _column(variants, "hr_response")
     fever_factor = _column(variants, "fever_factor")
     fever_offset = _column(variants, "fever_offset_c")
     o2_mask = _column(variants, "opioid_o2_mask")
-    antipyretic = _antipyretic(variants, t)
+    antipyretic: F32 | None = None
     for j, first in enumerate(variants[0].events):
         course = COURSES[first.type]
         onset = _event_column(variants, j, "onset_min")
         ramp = _event_column(variants, j, "ramp_min")
         sev = _event_column(variants, j, "severity")
         dur = _event_column(variants, j, "duration_min")
-        progress: dict[float, F64] = {}
+        transient = bool(np.isfinite(dur).any())
+        i0 = int(np.searchsorted(t, float(onset.min())))
+        if i0 >= t.size:
+            continue
+        ts = t[i0:]
+        progress: dict[float, F32] = {}  # lag -> progress x in [0, 1]
+        shapes: dict[tuple[float, float], F32] = {}  # (lag, power) -> (severity × x) ** power
         for eff in course.effects:
             if eff.target not in targets:
                 continue
             if eff.lag_h not in progress:
-                tt = t[None, :] - eff.lag_h * 60.0
-                x = np.clip((tt - onset) / ramp, 0.0, 1.0)
-                if course.duration_h is not None or np.isfinite(dur).any():
-                    x = np.minimum(x, np.clip((onset + dur - tt) / ramp, 0.0, 1.0))
-                progress[eff.lag_h] = sev * x
-            p = progress[eff.lag_h]
-            contrib = eff.delta * (p if eff.power == 1.0 else np.power(p, eff.power))
+                tt = ts[None, :] - np.float32(eff.lag_h * 60.0)
+                x = (tt - onset) / ramp
+                np.clip(x, 0.0, 1.0, out=x)
+                if transient:
+                    back = (onset + dur - tt) / ramp
+                    np.minimum(x, np.clip(back, 0.0, 1.0, out=back), out=x)
+                progress[eff.lag_h] = x
+            key = (eff.lag_h, eff.power)
+            if key not in shapes:
+                shapes[key] = sev ** np.float32(eff.power) * _power(progress[eff.lag_h], eff.power)
+            contrib = np.float32(eff.delta) * shapes[key]
             if eff.target == "hr" and eff.delta > 0:
-                contrib = contrib * hr_resp
+                contrib *= hr_resp
             elif eff.target == "temp" and course.fever and eff.delta > 0:
-                contrib = np.maximum(contrib - fever_offset, 0.0) * fever_factor * antipyretic
+                if antipyretic is None:
+                    antipyretic = _antipyretic(variants, t)
+                contrib = np.maximum(contrib - fever_offset, np.float32(0.0)) * fever_factor * antipyretic[:, i0:]
             elif eff.target == "spo2_deficit" and first.type == "opioid-oversedation":
-                contrib = contrib * o2_mask
-            out[eff.target] = out[eff.target] + contrib if eff.target in out else np.broadcast_to(contrib, (b, t.size)).copy()
+                contrib *= o2_mask
+            if eff.target not in out:
+                out[eff.target] = np.zeros((b, t.size), dtype=np.float32)
+            out[eff.target][:, i0:] += contrib
     return out
 
 
-def _antipyretic(variants: Sequence[Variant], t: F64) -> F64:
-    factor = np.ones((len(variants), t.size))
+def _antipyretic(variants: Sequence[Variant], t: F32) -> F32:
+    factor = np.ones((len(variants), t.size), dtype=np.float32)
     for i, v in enumerate(variants):
         if v.antipyretic is None:
             continue
         every, effect, suppression, phase = v.antipyretic
-        since_dose = np.mod(t - phase, every)
-        factor[i] = np.where(since_dose < effect, 1.0 - suppression, 1.0)
+        since_dose = np.mod(t - np.float32(phase), np.float32(every))
+        factor[i] = np.where(since_dose < effect, np.float32(1.0 - suppression), np.float32(1.0))
     return factor
 
 
-def _circadian(variants: Sequence[Variant], t: F64) -> F64:
-    clock = _column(variants, "clock0_min") + t[None, :]
-    return np.cos(2.0 * np.pi * (clock - CIRCADIAN_PEAK_MIN) / 1440.0)
+def _circadian(variants: Sequence[Variant], t: F32) -> F32:
+    """cos(ω·(clock at t − peak)), by angle addition so only the (T,) grid needs trigonometry."""
+    w = 2.0 * np.pi / 1440.0
+    phase = w * (np.array([v.clock0_min for v in variants], dtype=np.float64)[:, None] - CIRCADIAN_PEAK_MIN)
+    tt = t.astype(np.float64)
+    c = np.cos(phase).astype(np.float32) * np.cos(w * tt).astype(np.float32)[None, :]
+    c -= np.sin(phase).astype(np.float32) * np.sin(w * tt).astype(np.float32)[None, :]
+    return c
 
 
 _VITAL_TARGETS = frozenset((*VITAL_KEYS, "spo2_deficit", "consciousness", "urine"))
@@ -180,56 +259,54 @@ def simulate_latent(
     lo, hi = window_min
     t_int = np.arange(lo, hi + 1, dtype=np.int64)
     t_lab_int = np.arange(lo, hi + 1, LAB_STEP_MIN, dtype=np.int64)
-    t = t_int.astype(np.float64)
-    t_lab = t_lab_int.astype(np.float64)
+    t = t_int.astype(np.float32)
+    t_lab = t_lab_int.astype(np.float32)
+    b = len(variants)
     nv, nl = len(VITAL_KEYS), len(LAB_KEYS)
-    z_v = np.stack([rng.standard_normal((nv, t.size)) for rng in latent_rngs])
-    z_l = np.stack([rng.standard_normal((nl, t_lab.size)) for rng in latent_rngs])
+    z_v = _random_bytes(latent_rngs, nv, t.size)
+    z_l = _random_bytes(latent_rngs, nl, t_lab.size)
 
     tau_v = np.array([VITALS[k].tau_min for k in VITAL_KEYS])
     sig_v = np.array([[v.variability[k] for k in VITAL_KEYS] for v in variants])
-    base_v = np.array([[v.base[k] for k in VITAL_KEYS] for v in variants])
+    base_v = np.array([[v.base[k] for k in VITAL_KEYS] for v in variants], dtype=np.float32)
     vit = _ou(z_v, np.exp(-1.0 / tau_v), sig_v)
-    vit += base_v[:, :, None]
-    circ = _circadian(variants, t)
-    amp = np.array([CIRCADIAN_AMPLITUDE[k] for k in VITAL_KEYS])
-    vit += amp[None, :, None] * circ[:, None, :]
+    amp = np.array([CIRCADIAN_AMPLITUDE[k] for k in VITAL_KEYS], dtype=np.float32)
+    vit += base_v[:, :, None] + amp[None, :, None] * _circadian(variants, t)[:, None, :]
 
     eff = _effects(variants, t, _VITAL_TARGETS)
     for i, k in enumerate(VITAL_KEYS):
         if k in eff:
             vit[:, i, :] += eff[k]
-    deficit = np.maximum(eff.get("spo2_deficit", np.zeros((len(variants), t.size))), 0.0)
+    zeros = np.zeros((b, t.size), dtype=np.float32)
+    deficit = np.maximum(eff.get("spo2_deficit", zeros), np.float32(0.0))
     added = np.zeros_like(deficit)
     for threshold, litres in O2_STEPS:
-        added = np.where(deficit >= threshold, litres, added)
-    correction = np.minimum(O2_MAX_CORRECTION * deficit, O2_POINTS_PER_L * added)
-    i_spo2 = VITAL_KEYS.index("spo2")
-    vit[:, i_spo2, :] += correction - deficit
-    lows = np.array([VITALS[k].low for k in VITAL_KEYS])[None, :, None]
-    highs = np.array([VITALS[k].high for k in VITAL_KEYS])[None, :, None]
+        added[deficit >= threshold] = litres
+    correction = np.minimum(np.float32(O2_MAX_CORRECTION) * deficit, np.float32(O2_POINTS_PER_L) * added)
+    vit[:, VITAL_KEYS.index("spo2"), :] += correction - deficit
+    lows = np.array([VITALS[k].low for k in VITAL_KEYS], dtype=np.float32)[None, :, None]
+    highs = np.array([VITALS[k].high for k in VITAL_KEYS], dtype=np.float32)[None, :, None]
     np.clip(vit, lows, highs, out=vit)
     # Keep diastolic below systolic whatever the noise did (pulse pressure at least 10 mmHg).
     i_sbp, i_dbp = VITAL_KEYS.index("sbp"), VITAL_KEYS.index("dbp")
-    vit[:, i_dbp, :] = np.minimum(vit[:, i_dbp, :], vit[:, i_sbp, :] - 10.0)
-    np.clip(vit, lows, highs, out=vit)
+    dbp = vit[:, i_dbp, :]
+    np.minimum(dbp, vit[:, i_sbp, :] - np.float32(10.0), out=dbp)
+    np.maximum(dbp, np.float32(VITALS["dbp"].low), out=dbp)
 
-    flow0 = _column(variants, "o2_flow0")
-    o2_flow = np.minimum(flow0 + added, 15.0)
-    consciousness = np.clip(eff.get("consciousness", np.zeros_like(deficit)), 0.0, 1.2)
-    urine0 = _column(variants, "urine0")
-    urine = urine0 * (1.0 - np.clip(eff.get("urine", np.zeros_like(deficit)), 0.0, 0.95))
+    o2_flow = np.minimum(_column(variants, "o2_flow0") + added, np.float32(15.0))
+    consciousness = np.clip(eff.get("consciousness", zeros), 0.0, 1.2)
+    urine = _column(variants, "urine0") * (np.float32(1.0) - np.clip(eff.get("urine", zeros), 0.0, 0.95))
 
     tau_l = np.array([lab_measure(k, "male").tau_min for k in LAB_KEYS])
     sig_l = np.array([[v.variability[k] for k in LAB_KEYS] for v in variants])
-    base_l = np.array([[v.base[k] for k in LAB_KEYS] for v in variants])
+    base_l = np.array([[v.base[k] for k in LAB_KEYS] for v in variants], dtype=np.float32)
     labs = _ou(z_l, np.exp(-LAB_STEP_MIN / tau_l), sig_l)
     labs += base_l[:, :, None]
     eff_l = _effects(variants, t_lab, _LAB_TARGETS)
     for i, k in enumerate(LAB_KEYS):
         if k in eff_l:
             labs[:, i, :] += eff_l[k]
-    lab_lows = np.array([lab_measure(k, "male").low for k in LAB_KEYS])[None, :, None]
-    lab_highs = np.array([lab_measure(k, "male").high for k in LAB_KEYS])[None, :, None]
+    lab_lows = np.array([lab_measure(k, "male").low for k in LAB_KEYS], dtype=np.float32)[None, :, None]
+    lab_highs = np.array([lab_measure(k, "male").high for k in LAB_KEYS], dtype=np.float32)[None, :, None]
     np.clip(labs, lab_lows, lab_highs, out=labs)
     return Latent(t_int, vit, o2_flow, consciousness, urine, t_lab_int, labs)

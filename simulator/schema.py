@@ -411,6 +411,13 @@ class Measurement(_Model):
     labs: list[LabDraw] = Field(default_factory=_default_labs, max_length=20)
     artifacts: list[Artifact] = Field(default_factory=list, max_length=10)
 
+    @field_validator("routine_every_h")
+    @classmethod
+    def _half_hours(cls, v: float) -> float:
+        if abs(v * 2 - round(v * 2)) > 1e-9:
+            raise PydanticCustomError("value_error", "must be a whole number of half-hours (e.g. 4 or 1.5)")
+        return v
+
 
 class Timing(_Model):
     """The case window around the decision time t = 0."""

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["News2", "news2", "news2_band", "news2_totals", "score_charted"]
+__all__ = ["News2", "news2", "news2_band", "news2_parameters", "news2_totals", "score_charted"]
 
 Band = Literal["low", "low-medium", "medium", "high"]
 _CONSCIOUSNESS = {"A": 0, "C": 3, "V": 3, "P": 3, "U": 3}
@@ -135,7 +135,7 @@ def _bands(x: FloatArray, edges: list[float], scores: list[int]) -> IntArray:
     return np.asarray(scores, dtype=np.int64)[idx]
 
 
-def news2_totals(
+def news2_parameters(
     rr: FloatArray,
     spo2: FloatArray,
     on_oxygen: npt.NDArray[np.bool_],
@@ -144,8 +144,9 @@ def news2_totals(
     consciousness_score: IntArray,
     temp: FloatArray,
     spo2_scale: int = 1,
-) -> tuple[IntArray, npt.NDArray[np.bool_]]:
-    """Vectorised NEWS2 totals and red-score flags for already-rounded arrays of equal shape.
+) -> IntArray:
+    """Vectorised per-parameter scores, shape (..., 7) in the order rr, spo2, o2, sbp, hr,
+    consciousness, temp, for already-rounded arrays of equal shape.
 
     ``consciousness_score`` is 0 for A and 3 for C/V/P/U. Agrees with :func:`news2` (tested).
     """
@@ -160,7 +161,19 @@ def news2_totals(
     p_sbp = _bands(sbp, [90, 100, 110, 219], [3, 2, 1, 0, 3])
     p_hr = _bands(hr, [40, 50, 90, 110, 130], [3, 1, 0, 1, 2, 3])
     p_t = _bands(np.round(temp * 10.0), [350, 360, 380, 390], [3, 1, 0, 1, 2])
-    parts = (p_rr, p_spo2, p_o2, p_sbp, p_hr, consciousness_score, p_t)
-    total = np.sum(np.stack(parts), axis=0)
-    red = np.any(np.stack(parts) == 3, axis=0)
-    return total.astype(np.int64), red
+    return np.stack((p_rr, p_spo2, p_o2, p_sbp, p_hr, np.asarray(consciousness_score), p_t), axis=-1).astype(np.int64)
+
+
+def news2_totals(
+    rr: FloatArray,
+    spo2: FloatArray,
+    on_oxygen: npt.NDArray[np.bool_],
+    sbp: FloatArray,
+    hr: FloatArray,
+    consciousness_score: IntArray,
+    temp: FloatArray,
+    spo2_scale: int = 1,
+) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+    """Vectorised NEWS2 totals and red-score flags (see :func:`news2_parameters`)."""
+    params = news2_parameters(rr, spo2, on_oxygen, sbp, hr, consciousness_score, temp, spo2_scale)
+    return params.sum(axis=-1), (params == 3).any(axis=-1)
