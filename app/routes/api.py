@@ -98,7 +98,7 @@ def unit_summary(
     scope = dash.Scope(unit_id=row.id or 0, since=_utc(since), until=_utc(until))
     summary = dash.unit_summary(session, row, scope)
     totals = exports.UnitTotalsOut(
-        median_time_to_decide_ms=summary.median_ms,
+        median_trainee_median_time_ms=summary.median_ms,
         mean_trainee_d_prime=summary.mean_d_prime,
         mean_trainee_criterion=summary.mean_criterion,
         **exports.counts_fields(summary.totals),

@@ -13,12 +13,13 @@ its alert (an alert advises escalation, silence advises leaving the patient be).
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Float, Table, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import Table, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
@@ -73,39 +74,41 @@ def scope_for_days(unit_id: int, days: int | None, *, now: datetime | None = Non
 
 
 def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+    # COUNT(*) FILTER (WHERE ...): PostgreSQL, and SQLite since 3.30.
+    return func.count().filter(cond)
 
 
 def _count_columns() -> list[ColumnElement[Any]]:
-    """SUM(CASE ...) tallies shared by every GROUP BY; portable to SQLite and PostgreSQL."""
+    """The tallies every GROUP BY selects: plain counts and integer sums, cheap per row.
+
+    Brier: with p = conf/100 for escalate and 1 − conf/100 for dismiss (metrics.p_deteriorating)
+    and o the truth, (p − o)² is ((100 − conf)/100)² when the decision was right and (conf/100)²
+    when it was wrong, so the database sums integers and Python divides by 10,000.
+    """
     escalated = _d.action == "escalate"
     dismissed = _d.action == "dismiss"
     det = _d.deteriorated == True  # noqa: E712 - SQL boolean, not Python truthiness
     stable = _d.deteriorated == False  # noqa: E712
     alert = _d.alert_fired == True  # noqa: E712
     no_alert = _d.alert_fired == False  # noqa: E712
-    follows_ai = or_(and_(alert, escalated), and_(no_alert, dismissed))
-    ai_wrong = or_(and_(alert, stable), and_(no_alert, det))
-    initial_right = or_(
-        and_(det, _d.independent_action == "escalate"), and_(stable, _d.independent_action == "dismiss")
-    )
-    final_wrong = _d.correct == False  # noqa: E712
-    # p(deteriorating) from the action and the confidence in it (metrics.p_deteriorating).
-    conf = cast(_d.confidence, Float) / 100
-    p = case((escalated, conf), else_=1 - conf)
-    err = p - case((det, 1.0), else_=0.0)
+    right = _d.correct == True  # noqa: E712 - correct == ((action == escalate) == deteriorated)
+    wrong = _d.correct == False  # noqa: E712
+    follows_ai = _d.action == case((alert, "escalate"), else_="dismiss")
+    ai_wrong = _d.alert_fired != _d.deteriorated
+    initial_right = _d.independent_action == case((det, "escalate"), else_="dismiss")
     return [
         func.count().label("n"),
-        _n(_d.correct == True).label("correct"),  # noqa: E712
+        _n(right).label("correct"),
         _n(and_(det, escalated)).label("hits"),
         _n(and_(det, dismissed)).label("misses"),
         _n(and_(stable, escalated)).label("false_alarms"),
         _n(and_(stable, dismissed)).label("correct_rejections"),
-        func.coalesce(func.sum(err * err), 0.0).label("brier_sum"),
-        _n(_d.independent_action.is_not(None)).label("with_independent"),
-        _n(and_(_d.independent_action.is_not(None), initial_right, final_wrong, follows_ai)).label(
-            "automation_bias"
-        ),
+        func.coalesce(
+            func.sum(case((right, (100 - _d.confidence) * (100 - _d.confidence)), else_=_d.confidence * _d.confidence)),
+            0,
+        ).label("brier_units"),
+        func.count(_d.independent_action).label("with_independent"),
+        _n(and_(initial_right, wrong, follows_ai)).label("automation_bias"),
         _n(and_(det, no_alert)).label("no_alert_deteriorations"),
         _n(and_(det, no_alert, dismissed)).label("no_alert_misses"),
         _n(ai_wrong).label("ai_wrong"),
@@ -146,7 +149,7 @@ class Counts:
             misses=int(row["misses"]),
             false_alarms=int(row["false_alarms"]),
             correct_rejections=int(row["correct_rejections"]),
-            brier_sum=float(row["brier_sum"]),
+            brier_sum=int(row["brier_units"]) / 10_000,
             with_independent=int(row["with_independent"]),
             automation_bias=int(row["automation_bias"]),
             no_alert_deteriorations=int(row["no_alert_deteriorations"]),
@@ -155,6 +158,10 @@ class Counts:
             followed_ai_wrong=int(row["followed_ai_wrong"]),
             confidence_sum=int(row["confidence_sum"]),
         )
+
+    def __add__(self, other: Counts) -> Counts:
+        """Tallies of two disjoint groups (the unit row is the sum of the trainee rows)."""
+        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__})
 
     @property
     def accuracy(self) -> float | None:
@@ -216,31 +223,38 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _median_sqlite(session: Session, scope: Scope, group: list[str]) -> dict[tuple[Any, ...], float]:
-    """Median per group with window functions (SQLite has no percentile_cont): the middle row, or
-    the mean of the two middle rows, of each partition ordered by time."""
+def _medians(session: Session, scope: Scope, group: list[str]) -> dict[tuple[Any, ...], float]:
+    """Median time to decide per group, in the database.
+
+    A query of its own so the tallies above stay a (parallel) hash aggregate: an ordered-set
+    aggregate would force PostgreSQL to sort every row. PostgreSQL: percentile_cont. SQLite has no
+    percentile_cont, so window functions pick the middle row (or the mean of the two middle rows)
+    of each partition ordered by time.
+    """
     keys = [_d[g] for g in group]
-    ranked = (
-        select(
-            *keys,
-            _d.time_to_decide_ms.label("t"),
-            func.row_number().over(partition_by=keys, order_by=_d.time_to_decide_ms).label("rn"),
-            func.count().over(partition_by=keys).label("cnt"),
+    if _is_postgres(session):
+        median = func.percentile_cont(0.5).within_group(_d.time_to_decide_ms)
+        query = select(*keys, median).where(*scope.where())
+        if keys:
+            query = query.group_by(*keys)
+    else:
+        ranked = (
+            select(
+                *keys,
+                _d.time_to_decide_ms.label("t"),
+                func.row_number().over(partition_by=keys, order_by=_d.time_to_decide_ms).label("rn"),
+                func.count().over(partition_by=keys).label("cnt"),
+            )
+            .where(*scope.where())
+            .subquery()
         )
-        .where(*scope.where())
-        .subquery()
-    )
-    rk = [ranked.c[g] for g in group]
-    query = (
-        select(*rk, func.avg(ranked.c.t).label("median"))
-        .where(or_(ranked.c.rn == (ranked.c.cnt + 1) // 2, ranked.c.rn == (ranked.c.cnt + 2) // 2))
-        .group_by(*rk)
-    )
+        rk = [ranked.c[g] for g in group]
+        query = select(*rk, func.avg(ranked.c.t)).where(
+            or_(ranked.c.rn == (ranked.c.cnt + 1) // 2, ranked.c.rn == (ranked.c.cnt + 2) // 2)
+        )
+        if rk:
+            query = query.group_by(*rk)
     return {tuple(r[: len(group)]): float(r[-1]) for r in session.execute(query) if r[-1] is not None}
-
-
-def _median_column() -> ColumnElement[Any]:
-    return func.percentile_cont(0.5).within_group(_d.time_to_decide_ms).label("median_ms")
 
 
 def _grouped(
@@ -248,26 +262,15 @@ def _grouped(
 ) -> list[tuple[tuple[Any, ...], Counts, float | None, RowMapping]]:
     """One GROUP BY over `decision` for `scope`; returns (group key, counts, median ms, raw row)."""
     keys = [_d[g] for g in group]
-    cols: list[ColumnElement[Any]] = [*keys, *_count_columns(), *extra]
-    pg = _is_postgres(session)
-    if with_median and pg:
-        cols.append(_median_column())
-    query = select(*cols).where(*scope.where())
+    query = select(*keys, *_count_columns(), *extra).where(*scope.where())
     if keys:
         query = query.group_by(*keys)
-    rows = list(session.execute(query).mappings())
-    medians: dict[tuple[Any, ...], float] = {}
-    if with_median and not pg:
-        medians = _median_sqlite(session, scope, group)
+    rows = [r for r in session.execute(query).mappings() if r["n"]]
+    medians = _medians(session, scope, group) if with_median and rows else {}
     out = []
     for row in rows:
         key = tuple(row[g] for g in group)
-        if with_median:
-            med = row["median_ms"] if pg else medians.get(key)
-            median = float(med) if med is not None else None
-        else:
-            median = None
-        out.append((key, Counts.from_row(row), median, row))
+        out.append((key, Counts.from_row(row), medians.get(key), row))
     return out
 
 
@@ -292,8 +295,8 @@ class UnitSummary:
     unit: Unit
     scope: Scope
     rows: list[TraineeRow]
-    totals: Counts
-    median_ms: float | None
+    totals: Counts  # the trainees' tallies added up
+    median_ms: float | None  # median across trainees of each trainee's median time
 
     @property
     def mean_d_prime(self) -> float | None:
@@ -359,9 +362,11 @@ def unit_summary(session: Session, unit: Unit, scope: Scope) -> UnitSummary:
             )
         )
     rows.sort(key=lambda r: (r.name.lower(), r.trainee_id))
-    total = _grouped(session, scope, [], with_median=True)
-    totals, total_median = (total[0][1], total[0][2]) if total else (Counts(), None)
-    return UnitSummary(unit=unit, scope=scope, rows=rows, totals=totals, median_ms=total_median)
+    totals = sum((r.counts for r in rows), Counts())
+    medians = [r.median_ms for r in rows if r.median_ms is not None]
+    return UnitSummary(
+        unit=unit, scope=scope, rows=rows, totals=totals, median_ms=statistics.median(medians) if medians else None
+    )
 
 
 def trainee_summary(session: Session, scope: Scope, trainee: User) -> TraineeRow:

@@ -60,7 +60,9 @@ class TraineeSummaryOut(CountsOut):
 
 
 class UnitTotalsOut(CountsOut):
-    median_time_to_decide_ms: float | None
+    """The trainees' tallies added up; d′, c and time are summarised across trainees instead."""
+
+    median_trainee_median_time_ms: float | None = Field(description="Median of the trainees' median times.")
     mean_trainee_d_prime: float | None = Field(description="Mean of per-trainee d′ (never pooled).")
     mean_trainee_criterion: float | None
 
