@@ -140,6 +140,25 @@ def test_one_class_only_has_no_d_prime(ward):
     assert c.d_prime is None and c.criterion is None
 
 
+def test_unit_row_adds_up_trainee_tallies(ward):
+    db, u, _ = ward
+    ann = fx.user(db, "ann", "trainee", u)
+    bob = fx.user(db, "bob", "trainee", u)
+    cat = fx.user(db, "cat", "trainee", u)
+    fx.add(db, ann, WORKED)  # median 7,000 ms, d′ 1.048801
+    fx.add(db, bob, [
+        D(det=True, alert=True, action="escalate", ms=2000),
+        D(det=False, alert=False, action="dismiss", ms=3000),
+    ])  # median 2,500 ms; H = 1.5/2, F = 0.5/2: d′ = 2·z(0.75) = 1.348980
+    fx.add(db, cat, [D(det=True, alert=True, action="escalate", ms=9000)])  # one class only: no d′
+    summary = dash.unit_summary(db, u, dash.Scope(unit_id=u.id))
+    t = summary.totals
+    assert (t.n, t.correct, t.hits, t.misses, t.false_alarms, t.correct_rejections) == (11, 9, 5, 1, 1, 4)
+    assert t.brier == pytest.approx((1.0225 + 0.04 + 0.04 + 0.04) / 11)
+    assert summary.median_ms == 7000  # median of 7,000, 2,500 and 9,000
+    assert summary.mean_d_prime == pytest.approx((1.048801 + 1.348980) / 2, abs=1e-6)
+
+
 def test_median_of_an_odd_count_is_the_middle_value(ward):
     db, u, _ = ward
     t = fx.user(db, "odd", "trainee", u)
