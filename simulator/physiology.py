@@ -164,8 +164,8 @@ def _power(x: F32, k: float) -> F32:
     if k == 4.0:
         sq = x * x
         return sq * sq
-    with np.errstate(divide="ignore"):
-        return np.exp(np.float32(k) * np.log(x))
+    with np.errstate(divide="ignore"):  # float64 transcendental functions, then back to float32
+        return np.exp(k * np.log(x.astype(np.float64))).astype(np.float32)
 
 
 def _effects(variants: Sequence[Variant], t: F32, targets: frozenset[str]) -> dict[str, F32]:

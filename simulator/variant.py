@@ -7,6 +7,7 @@ shifts the others, and the same (scenario id, seed) always gives the same varian
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -86,6 +87,7 @@ class Streams:
     measure: np.random.Generator
 
 
+@functools.lru_cache(maxsize=1024)
 def _scenario_key(scenario_id: str) -> int:
     return int.from_bytes(hashlib.sha256(scenario_id.encode()).digest()[:8], "big")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -79,7 +80,7 @@ def check(
     for issue in issues:
         typer.echo(str(issue), err=True)
     reports = []
-    with typer.progressbar(scenarios, label="Simulating", file=None, show_pos=True) as bar:
+    with typer.progressbar(scenarios, label="Simulating", file=sys.stderr, show_pos=True) as bar:
         for sc in bar:
             reports.append(check_scenario(sc, seeds=seeds))
     flagged = [r for r in reports if r.agreement < min_agreement]

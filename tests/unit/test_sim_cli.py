@@ -53,8 +53,7 @@ def test_simulate_invalid_file_reports_issues(tmp_path: Path) -> None:
 def test_check_passes_the_examples() -> None:
     result = runner.invoke(scenarios_app, ["check", str(COPD), str(SEPSIS), "--seeds", "40", "--json"])
     assert result.exit_code == 0, result.output
-    start = result.stdout.index("[")
-    reports = json.loads(result.stdout[start:])
+    reports = json.loads(result.stdout)
     assert [r["scenario_id"] for r in reports] == ["copd-hypercapnic-baseline", "sepsis-classic"]
     assert all(r["agreement"] >= 0.95 and not r["flagged"] for r in reports)
 
