@@ -92,7 +92,7 @@ def test_nurse_completes_a_five_case_drill_with_the_keyboard(page, e2e_engine, f
         if i == 0:
             _assert_accessible(page, "the feedback")
         if not shots_done["feedback"] and (fired or i == 4):
-            _shot(page, IMG / "feedback.png", height=2100)
+            _shot(page, IMG / "feedback.png", height=1900)
             shots_done["feedback"] = True
         with page.expect_navigation():
             page.keyboard.press("n")  # next case, or the summary after the last one
