@@ -50,7 +50,7 @@ from simulator.trajectories import COURSES  # noqa: E402
 from simulator.variant import Variant, draw_variant, lab_measure, streams  # noqa: E402
 from simulator.vocab import LAB_KEYS, VITAL_KEYS, VITALS  # noqa: E402
 
-BATCH = 32
+BATCH = 64
 
 
 def _effect_at(v: Variant, target: str, t: float) -> float:
