@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from app.core.db import begin_write
 from app.models import AuditEvent, CaseAttempt, Decision, Drill, PreAlertJudgement, ScenarioVersion, User
 from app.models.base import utcnow
-from app.services.dealing import PRACTICE_SIZE, deal_attempt, find_attempt, practice_round_of
+from app.services.dealing import PRACTICE_SIZE, deal_attempt, practice_round_of
 from simulator.case import CaseAnswer, TraineeView
 
 __all__ = [
@@ -430,17 +430,6 @@ def next_practice_attempt(session: Session, *, trainee: User) -> CaseAttempt:
     if position is None:
         position = (round_no + 1) * PRACTICE_SIZE
     return deal_attempt(session, drill=None, trainee=trainee, position=position)
-
-
-def set_of(session: Session, attempt: CaseAttempt) -> tuple[Drill | None, int | None]:
-    """(drill, practice round) the attempt belongs to."""
-    if attempt.drill_id is not None:
-        return session.get(Drill, attempt.drill_id), None
-    return None, practice_round_of(attempt.position)
-
-
-def attempt_at(session: Session, *, drill_id: int | None, trainee_id: int, position: int) -> CaseAttempt | None:
-    return find_attempt(session, drill_id=drill_id, trainee_id=trainee_id, position=position)
 
 
 @dataclass(frozen=True)

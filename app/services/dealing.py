@@ -36,6 +36,7 @@ __all__ = [
     "Slot",
     "candidate_versions",
     "deal_attempt",
+    "find_attempt",
     "generate_case",
     "plan_slots",
     "practice_round_of",
@@ -304,9 +305,3 @@ def deal_attempt(
     session.refresh(attempt)
     return attempt
 
-
-def versions_by_id(session: Session, ids: Sequence[int]) -> dict[int, ScenarioVersion]:
-    if not ids:
-        return {}
-    rows = session.exec(select(ScenarioVersion).where(col(ScenarioVersion.id).in_(list(ids))))
-    return {v.id or 0: v for v in rows}

@@ -233,6 +233,7 @@ def test_drill_summary_after_the_last_case(nurse, demo):
     assert f'<dd id="summary-unnecessary">{unnecessary}</dd>' in page
     for aid in ids:
         assert f'href="/attempts/{aid}"' in page
+    assert "3 of 3 cases done" in nurse.get("/drills").text
     # The last case's feedback offers the summary instead of another case.
     last = nurse.get(f"/attempts/{ids[-1]}").text
     assert f'action="/drills/{drill.id}/next"' not in last
