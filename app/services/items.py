@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from app.metrics import NEGATIVE_DISCRIMINATION_BELOW, TOO_EASY_AT, ItemAnalysis, analyse_item
 from app.models import Decision, ScenarioVersion
+from app.services.attempts import DISMISS_REASONS
 from app.services.scenarios import latest_versions
 from simulator import CATEGORIES
 
@@ -36,12 +37,8 @@ __all__ = [
 FEW_RESPONSES = 10
 """Below this many responses a flag is shown as tentative: one nurse can swing it."""
 
-REASON_LABELS: dict[str, str] = {
-    "baseline": "Explained by the patient's baseline",
-    "artifact": "Measurement artefact",
-    "expected-course": "Expected clinical course",
-    "other": "Other",
-}
+# The wording nurses chose from on the decision form, so educators read the same words.
+REASON_LABELS: dict[str, str] = {k: v.removesuffix(" (say why)") for k, v in DISMISS_REASONS.items()}
 
 _CORRECT = func.sum(case((col(Decision.correct), 1), else_=0))
 
