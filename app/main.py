@@ -135,6 +135,9 @@ def create_app() -> FastAPI:
         if _wants_json(request):
             return JSONResponse({"detail": "Database unavailable; retry shortly."}, status_code=503,
                                 headers={"Retry-After": "1"})
+        # The request's ORM objects died with its connection (expired, session closed):
+        # render this page as for an anonymous visitor rather than fail with a 500.
+        request.state.principal = None
         return render(request, "pages/error.html", {"status": 503, "detail": "The database is unavailable. Try again in a moment."},
                       status_code=503, headers={"Retry-After": "1"})
 
@@ -148,6 +151,7 @@ def create_app() -> FastAPI:
     async def _server_error(request: Request, _exc: Exception) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": "Internal error."}, status_code=500)
+        request.state.principal = None  # as above: never fail while reporting a failure
         return render(request, "pages/error.html", {"status": 500, "detail": "Something went wrong on our side."},
                       status_code=500)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from app.core.config import get_settings
@@ -62,8 +63,17 @@ def get_engine() -> Engine:
 
 
 def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
+    session = Session(get_engine())
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except DBAPIError as exc:
+            # The connection died after the request's work was done (e.g. PostgreSQL
+            # terminated it): the pool has dropped it; the answer already computed stands.
+            if not exc.connection_invalidated:
+                raise
 
 
 def begin_write(session: Session) -> None:
