@@ -134,3 +134,36 @@ def test_decision_works_without_javascript(browser, server_url):
         assert "Measurement artefact" in page.locator("#feedback").inner_text()
     finally:
         context.close()
+
+
+def test_independent_assessment_first_with_the_keyboard(page, e2e_engine):
+    with Session(e2e_engine) as session:
+        nurse = _nurse(session)
+        drill = Drill(title="Your call first", cohort_id=nurse.cohort_id or 0, spec={}, n_cases=1,
+                      mode="independent-first")
+        session.add(drill)
+        session.commit()
+        drill_id = drill.id
+    login(page, "nurse")
+    page.goto(f"/drills/{drill_id}")
+    with page.expect_navigation():
+        page.keyboard.press("n")
+    page.wait_for_selector("#pre-alert-form")
+    assert page.locator(".alert-panel").count() == 0  # no alert before the nurse's own call
+    _assert_accessible(page, "the independent-assessment step")
+    page.evaluate("window.__noReload = true")
+    page.keyboard.press("d")  # I would not escalate
+    page.wait_for_selector("#decision-form")
+    assert page.evaluate("window.__noReload === true")
+    assert page.evaluate("document.activeElement && document.activeElement.id") == ""  # the alert panel
+    assert page.evaluate("document.activeElement.classList.contains('alert-panel')")
+    assert "Before the alert you chose" in page.locator("#decision-form").inner_text()
+    page.keyboard.press("e")
+    page.wait_for_selector("#feedback")
+    assert "Before seeing the alert you would have chosen to dismiss" in page.locator("#feedback").inner_text()
+    with Session(e2e_engine) as session:
+        d = session.exec(
+            select(Decision).join(CaseAttempt, CaseAttempt.id == Decision.attempt_id)
+            .where(CaseAttempt.drill_id == drill_id)
+        ).one()
+    assert (d.independent_action, d.action) == ("dismiss", "escalate")
