@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from app.models import Drill, ScenarioVersion
+from app.models import Cohort, Drill, ScenarioVersion
+from app.services.accounts import DEMO_COHORT
 from tests.utils.auth import login
 from tests.utils.educator_data import COPD, example_text, publish_example
 
@@ -35,7 +36,8 @@ def test_other_roles_get_403_on_every_educator_page(library, make_client, userna
         r = client.get(url)
         assert r.status_code == 403, url
         assert "Not allowed" in r.text
-    drill = Drill(title="x", cohort_id=1, spec={"scenario_ids": [COPD]})
+    cohort = library.exec(select(Cohort).where(Cohort.name == DEMO_COHORT)).one()
+    drill = Drill(title="x", cohort_id=cohort.id or 0, spec={"scenario_ids": [COPD]})
     library.add(drill)
     library.flush()
     assert client.get(f"/manage/drills/{drill.id}").status_code == 403
