@@ -1,0 +1,370 @@
+"""Manager-dashboard benchmark: SQL aggregates vs loading every decision into Python.
+
+Run:  .venv/bin/python bench/bench_dashboard.py [--decisions 1000000] [--trainees 1000] [--runs 5]
+
+What it does, on PostgreSQL at 127.0.0.1:5432 (user postgres, trust; override with
+BENCH_POSTGRES_URL):
+
+1. Creates a uniquely named database, migrates it, and bulk-loads (COPY) one unit with N trainees,
+   200 scenario versions over the eight categories, and D case attempts with one decision each.
+   Decisions are realistic: each trainee is an SDT observer (own skill and bias, some automation
+   bias), alerts fire with category-dependent rates, a third of cases have a pre-alert judgement,
+   times are log-normal, dates spread over 26 weeks.
+2. Times the dashboard's own code (`app.services.dashboard`): the per-trainee summary (one GROUP BY
+   with SUM(CASE ...) tallies and percentile_cont for the median, plus the unit row), the weekly
+   trend and the per-category breakdown; the median of --runs runs each (goal: summary < 0.5 s).
+3. Times the alternative the issue rules out: SELECT every decision of the unit into Python and
+   compute the same per-trainee figures there (median of 3 runs), checks both agree, and prints the
+   ratio (goal: >= 20x).
+4. Drops the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ALERTDRILL_ENV", "test")
+
+import psycopg  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
+
+from app import metrics  # noqa: E402
+from app.core.db import make_engine  # noqa: E402
+from app.core.migrate import upgrade  # noqa: E402
+from app.models import Decision, Unit  # noqa: E402
+from app.services import dashboard as dash  # noqa: E402
+from simulator.vocab import CATEGORIES, CATEGORY_ACTIONS  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+# Share of cases whose alert fires, per category (masked and control cases stay quiet).
+ALERT_RATE = {
+    "chronic-baseline-fp": 0.85, "expected-course-fp": 0.8, "artifact-fp": 0.8, "true-deterioration": 0.8,
+    "deterioration-abnormal-baseline": 0.6, "masked-deterioration": 0.05, "lab-only-deterioration": 0.2,
+    "stable-no-alert": 0.02,
+}
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _db_url(name: str) -> str:
+    return re.sub(r"/[^/]*$", f"/{name}", PG_ADMIN_URL)
+
+
+def _admin(sql: str) -> None:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+def generate(n_decisions: int, n_trainees: int, n_versions: int, seed: int = 5) -> dict[str, np.ndarray]:
+    """Column arrays for every decision, drawn from per-trainee SDT observers (vectorised)."""
+    rng = np.random.default_rng(seed)
+    cats = list(CATEGORIES)
+    version_cat = np.arange(n_versions) % len(cats)
+    d_prime = rng.uniform(0.3, 3.0, n_trainees)
+    crit = rng.normal(0.0, 0.5, n_trainees)
+    follow = rng.beta(2, 5, n_trainees)
+    median_s = rng.uniform(25, 150, n_trainees)
+
+    trainee = np.repeat(np.arange(n_trainees), int(np.ceil(n_decisions / n_trainees)))[:n_decisions]
+    version = rng.integers(0, n_versions, n_decisions)
+    cat = version_cat[version]
+    escalate_cats = np.array([CATEGORY_ACTIONS[c] == "escalate" for c in cats])
+    det = escalate_cats[cat] ^ (rng.random(n_decisions) < 0.04)  # a few outcomes differ from the label
+    alert = rng.random(n_decisions) < np.array([ALERT_RATE[c] for c in cats])[cat]
+    x = rng.normal(np.where(det, d_prime[trainee] / 2, -d_prime[trainee] / 2), 1.0)
+    margin = x - crit[trainee]
+    own = margin > 0
+    sway = (own != alert) & (rng.random(n_decisions) < follow[trainee])
+    final = np.where(sway, alert, own)
+    conf = np.clip(np.round((50 + 50 * (2 * _phi(np.abs(margin)) - 1) + rng.normal(0, 6, n_decisions)) / 10) * 10, 50, 100)
+    conf = np.where(sway, np.maximum(50, conf - 20), conf).astype(np.int64)
+    has_indep = rng.random(n_decisions) < 0.33
+    ms = (median_s[trainee] * np.exp(rng.normal(0, 0.45, n_decisions)) * 1000).astype(np.int64)
+    created = NOW.timestamp() - rng.uniform(0, 182 * 86400, n_decisions)
+    cols = {
+        "trainee": trainee, "version": version, "cat": cat, "det": det, "alert": alert, "own": own,
+        "final": final, "conf": conf, "has_indep": has_indep, "ms": ms, "created": created,
+    }
+    # Rows arrive in time order, trainees interleaved, as on a real ward (ids grow with time).
+    order = np.argsort(created)
+    return {k: v[order] for k, v in cols.items()}
+
+
+def _phi(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF (vectorised through math.erf; numpy has no erf)."""
+    from math import erf, sqrt
+
+    return 0.5 * (1 + np.frompyfunc(lambda v: erf(v / sqrt(2)), 1, 1)(z).astype(float))  # type: ignore[no-any-return]
+
+
+def _iso(epoch: np.ndarray) -> list[str]:
+    return [t + "+00:00" for t in np.datetime_as_string((epoch * 1e6).astype("datetime64[us]"), unit="us")]
+
+
+def _strs(values: np.ndarray) -> list[str]:
+    return values.astype(str).tolist()  # type: ignore[no-any-return]
+
+
+def tf(values: np.ndarray) -> list[str]:
+    return np.where(values, "t", "f").tolist()  # type: ignore[no-any-return]
+
+
+def _copy(conn: psycopg.Connection[Any], sql: str, columns: list[list[str]]) -> None:
+    """COPY rows given column-wise (text format: tab-separated, \\N for NULL)."""
+    body = "\n".join("\t".join(row) for row in zip(*columns, strict=True)) + "\n"
+    with conn.cursor() as cur, cur.copy(sql) as copy:
+        copy.write(body)
+
+
+def load(url: str, cols: dict[str, np.ndarray], n_trainees: int, n_versions: int) -> int:
+    """COPY the unit, users, scenario versions, attempts and decisions; returns the unit id."""
+    cats = list(CATEGORIES)
+    n = len(cols["trainee"])
+    with psycopg.connect(_libpq(url), autocommit=False) as conn:
+        # Generated rows are consistent by construction; skip per-row foreign-key triggers while loading.
+        conn.execute("SET session_replication_role = replica")
+        row = conn.execute("INSERT INTO unit (name, created_at) VALUES ('Bench ward', now()) RETURNING id").fetchone()
+        assert row is not None
+        unit_id = int(row[0])
+        first_user = 1_000
+        now = NOW.isoformat()
+        idx = range(n_trainees)
+        _copy(conn, 'COPY "user" (id, username, display_name, password_hash, role, unit_id, is_active, is_demo, '
+                    "created_at) FROM STDIN",
+              [[str(first_user + i) for i in idx], [f"bench-{i:05d}" for i in idx],
+               [f"Bench trainee {i:05d}" for i in idx], ["!"] * n_trainees, ["trainee"] * n_trainees,
+               [str(unit_id)] * n_trainees, ["t"] * n_trainees, ["t"] * n_trainees, [now] * n_trainees])
+        vdx = range(n_versions)
+        _copy(conn, "COPY scenario_version (id, scenario_id, version, title, category, expected_action, "
+                    "content_hash, source_text, is_active, published_at) FROM STDIN",
+              [[str(i + 1) for i in vdx], [f"bench-{i:03d}" for i in vdx], ["1"] * n_versions,
+               [f"Bench scenario {i:03d}" for i in vdx], [cats[i % len(cats)] for i in vdx],
+               [CATEGORY_ACTIONS[cats[i % len(cats)]] for i in vdx], ["0" * 64] * n_versions,
+               ["bench"] * n_versions, ["t"] * n_versions, [now] * n_versions])
+        # Build secondary indexes once after loading instead of row by row (much faster bulk load).
+        secondary = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('decision', 'case_attempt') "
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+        ).fetchall()
+        for index, _ddl in secondary:
+            conn.execute(f'DROP INDEX "{index}"')
+        step = 250_000
+        for lo in range(0, n, step):
+            c = {k: v[lo : lo + step] for k, v in cols.items()}
+            m = len(c["trainee"])
+            ids = _strs(np.arange(lo + 1, lo + m + 1))
+            trainee_ids = _strs(c["trainee"] + first_user)
+            version_ids = _strs(c["version"] + 1)
+            action = np.where(c["final"], "escalate", "dismiss")
+            _copy(conn, "COPY case_attempt (id, trainee_id, position, scenario_version_id, seed, independent_first, "
+                        "view_json, answer_json, started_at) FROM STDIN",
+                  [ids, trainee_ids, ids, version_ids, ids, tf(c["has_indep"]), ["{}"] * m, ["{}"] * m,
+                   _iso(c["created"] - c["ms"] / 1000)])
+            _copy(conn, "COPY decision (id, attempt_id, trainee_id, unit_id, scenario_version_id, category, action, "
+                        "reason, confidence, independent_action, alert_fired, deteriorated, correct, "
+                        "time_to_decide_ms, created_at) FROM STDIN",
+                  [ids, ids, trainee_ids, [str(unit_id)] * m, version_ids, [cats[k] for k in c["cat"]],
+                   action.tolist(), np.where(c["final"], "notify-provider", "baseline").tolist(),
+                   _strs(c["conf"]),
+                   np.where(c["has_indep"], np.where(c["own"], "escalate", "dismiss"), "\\N").tolist(),
+                   tf(c["alert"]), tf(c["det"]), tf(c["final"] == c["det"]), _strs(c["ms"]), _iso(c["created"])])
+        for _index, ddl in secondary:
+            conn.execute(ddl)
+        for table in ("user", "scenario_version", "case_attempt", "decision"):
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))")
+        conn.commit()
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return unit_id
+
+
+# --------------------------------------------------------------------------------------------------
+# The two ways of computing the dashboard
+
+
+Figures = tuple[int, int, int, int, int, float, int, int, int, int, float, float]
+
+
+def _tally(rows: Iterable[tuple[int, str, bool, bool, bool, int, str | None, int]]) -> dict[int, Figures]:
+    """The dashboard's per-trainee figures, computed in Python from individual decisions."""
+    acc: dict[int, list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0, []])
+    for trainee_id, action, det, alert, correct, conf, indep, ms in rows:
+        a = acc[trainee_id]
+        esc = action == "escalate"
+        a[0] += 1
+        a[1] += correct
+        a[2 if det else 3] += esc
+        a[4] += det and not esc
+        p = conf / 100 if esc else 1 - conf / 100
+        a[5] += (p - det) ** 2
+        if indep is not None:
+            a[6] += 1
+            a[7] += ((indep == "escalate") == det) and not correct and esc == alert
+        if det and not alert:
+            a[8] += 1
+            a[9] += not esc
+        a[10].append(ms)
+    out = {}
+    for tid, a in acc.items():
+        hits, fas, misses = a[2], a[3], a[4]
+        s = metrics.sdt(hits, misses, fas, a[0] - hits - fas - misses)
+        out[tid] = (a[0], a[1], hits, misses, fas, a[5], a[6], a[7], a[8], a[9], s.d_prime, statistics.median(a[10]))
+    return out
+
+
+def python_lean(session: Session, unit_id: int) -> dict[int, Figures]:
+    """Best case for Python: only the eight columns needed, as plain tuples, then a dict loop."""
+    rows = session.execute(
+        text(
+            "SELECT trainee_id, action, deteriorated, alert_fired, correct, confidence, independent_action, "
+            "time_to_decide_ms FROM decision WHERE unit_id = :u"
+        ),
+        {"u": unit_id},
+    ).all()
+    return _tally(rows)
+
+
+def python_orm(session: Session, unit_id: int) -> dict[int, Figures]:
+    """What the app's models invite: load the Decision objects, then the same loop."""
+    decisions = session.exec(select(Decision).where(Decision.unit_id == unit_id)).all()
+    out = _tally(
+        (d.trainee_id, d.action, d.deteriorated, d.alert_fired, d.correct, d.confidence, d.independent_action,
+         d.time_to_decide_ms)
+        for d in decisions
+    )
+    session.expunge_all()
+    return out
+
+
+def in_sql(session: Session, unit: Unit) -> dash.UnitSummary:
+    return dash.unit_summary(session, unit, dash.Scope(unit_id=unit.id or 0))
+
+
+class Timer:
+    """Collects run times per label; runs of different labels are interleaved by the caller so that
+    they share the machine's (possibly changing) load."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    def run(self, label: str, fn: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        result = fn()
+        self.times[label].append(time.perf_counter() - t)
+        return result
+
+    def median(self, label: str) -> float:
+        return statistics.median(self.times[label])
+
+
+def _check(summary: dash.UnitSummary, ref: dict[int, Figures]) -> None:
+    """Both ways must give the same figures."""
+    for row in summary.rows:
+        c = row.counts
+        want = ref[row.trainee_id]
+        got = (c.n, c.correct, c.hits, c.misses, c.false_alarms, c.brier_sum, c.with_independent,
+               c.automation_bias, c.no_alert_deteriorations, c.no_alert_misses, c.sdt.d_prime, row.median_ms)
+        assert got[:5] == want[:5] and got[6:10] == want[6:10], (row.trainee_id, got, want)
+        assert abs(got[5] - want[5]) < 1e-6 and abs(got[10] - want[10]) < 1e-9 and got[11] == want[11]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--decisions", type=int, default=1_000_000)
+    ap.add_argument("--trainees", type=int, default=1_000)
+    ap.add_argument("--versions", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=5, help="SQL runs (and lean-Python runs)")
+    ap.add_argument("--orm-runs", type=int, default=1, help="ORM-loading runs (slow); 0 to skip")
+    ap.add_argument("--keep", action="store_true", help="keep the database (its name is printed) for EXPLAIN")
+    args = ap.parse_args()
+
+    name = f"alertdrill_bench_dash_{os.getpid()}_{secrets.token_hex(4)}"
+    url = _db_url(name)
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        upgrade(url)
+        t = time.perf_counter()
+        cols = generate(args.decisions, args.trainees, args.versions)
+        t_gen = time.perf_counter() - t
+        unit_id = load(url, cols, args.trainees, args.versions)
+        print(f"PostgreSQL {_server_version(url)}; generated in {t_gen:.1f} s, loaded {args.decisions:,} decisions "
+              f"for {args.trainees:,} trainees in {time.perf_counter() - t:.1f} s")
+        engine = make_engine(url, pool_size=2)
+        timer = Timer()
+        with Session(engine) as session:
+            unit = session.exec(select(Unit).where(Unit.id == unit_id)).one()
+            scope = dash.Scope(unit_id=unit_id)
+            in_sql(session, unit)  # warm caches once, as a running server would have them
+            python_lean(session, unit_id)
+            summary = None
+            lean: dict[int, Figures] = {}
+            for i in range(args.runs):
+                summary = timer.run("summary", lambda: in_sql(session, unit))
+                timer.run("trend", lambda: dash.weekly_trend(session, scope))
+                timer.run("categories", lambda: dash.category_breakdown(session, scope))
+                lean = timer.run("python_lean", lambda: python_lean(session, unit_id))
+                if i < args.orm_runs:
+                    _check(summary, timer.run("python_orm", lambda: python_orm(session, unit_id)))
+            session.rollback()
+        engine.dispose()
+        assert summary is not None
+        _check(summary, lean)
+
+        t_sum = timer.median("summary")
+        page = t_sum + timer.median("trend")
+        rows = [
+            ("dashboard summary: per-trainee GROUP BY + median", t_sum, "goal < 500 ms"),
+            ("weekly trend", timer.median("trend"), ""),
+            ("dashboard page total (summary + trend)", page, ""),
+            ("category breakdown (its own page)", timer.median("categories"), ""),
+            ("Python, lean: 8 columns as tuples + dict loop", timer.median("python_lean"), ""),
+        ]
+        if args.orm_runs:
+            rows.append(("Python, ORM: Decision objects + same loop", timer.median("python_orm"), ""))
+        for label, secs, note in rows:
+            print(f"{label:50s} {secs * 1000:9.0f} ms  {note}")
+        print(f"{'ratio lean Python / SQL summary':50s} {timer.median('python_lean') / t_sum:9.1f} x  goal >= 20x")
+        if args.orm_runs:
+            print(f"{'ratio ORM Python / SQL summary':50s} {timer.median('python_orm') / t_sum:9.1f} x  goal >= 20x")
+        print(f"(medians of {args.runs} interleaved runs, {args.orm_runs} ORM run(s); all figures cross-checked for "
+              f"{len(summary.rows)} trainees; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    finally:
+        if args.keep:
+            print(f"kept database {name}: drop it with DROP DATABASE \"{name}\"")
+        else:
+            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _server_version(url: str) -> str:
+    with psycopg.connect(_libpq(url)) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]).split()[0] if row else "?"
+
+
+if __name__ == "__main__":
+    main()
