@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run install test lint typecheck test-sqlite test-postgres chromium postgres bench clean
+.PHONY: run install test lint test-sqlite test-postgres tools postgres bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy app simulator
 
-# Debian's Chromium for the Playwright browser tests (no browser download).
-chromium:
-	@command -v /usr/bin/chromium >/dev/null 2>&1 || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian's Chromium for the Playwright browser tests (no browser download) and the
+# compose client that checks docker-compose.yml (`docker compose config`; no engine needed).
+tools:
+	@{ command -v /usr/bin/chromium >/dev/null 2>&1 && { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }; } || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium docker-compose >/dev/null; }
 
 # PostgreSQL already runs on the project's machines; start Debian's if it does not.
 postgres:
@@ -44,7 +45,7 @@ postgres:
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done; \
 	  su postgres -c "psql -qc \"ALTER USER postgres PASSWORD NULL\"" >/dev/null 2>&1 || true; }
 
-test-sqlite: install chromium
+test-sqlite: install tools
 	TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider
 
 # Everything that touches the database, again on PostgreSQL in a fresh database.

@@ -70,12 +70,6 @@ def demo_accounts() -> None:
     typer.echo("created: " + (", ".join(created) if created else "none (already present)"))
 
 
-@demo_app.command("setup")
-def demo_setup() -> None:
-    """Everything `make run` needs for a first look: the demo unit, cohort and logins."""
-    demo_accounts()
-
-
 @users_app.command("reset-password")
 def users_reset_password(
     username: str,

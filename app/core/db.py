@@ -77,7 +77,15 @@ def get_session() -> Iterator[Session]:
 
 
 def begin_write(session: Session) -> None:
-    """Call first in a unit of work that will write: on SQLite it takes the write
-    lock up front (waiting up to busy_timeout) instead of failing on upgrade."""
+    """Call first in a unit of work that will write.
+
+    A request has usually read already (the log-in check), leaving a deferred read
+    snapshot open; on SQLite, upgrading that snapshot to a write fails at once if
+    another connection wrote meanwhile, which busy_timeout cannot wait out. So end a
+    read-only transaction first, then take the write lock up front (BEGIN IMMEDIATE
+    waits up to busy_timeout). On PostgreSQL only the first step applies.
+    """
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
     if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})

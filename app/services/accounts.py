@@ -78,18 +78,6 @@ def check_name(what: str, name: str) -> str:
     return name
 
 
-def _start_write(session: Session) -> None:
-    """Begin the write transaction before any write.
-
-    A request has already read (the log-in check), which on SQLite leaves a
-    deferred read snapshot open; upgrading it to a write fails at once if another
-    connection wrote meanwhile. Ending that read-only snapshot first lets
-    `begin_write` take the write lock and wait out busy_timeout instead.
-    """
-    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
-        session.commit()
-    begin_write(session)
-
 
 # --- lookups ----------------------------------------------------------------------
 
@@ -239,7 +227,7 @@ def admin_create_user(
             raise AccountError("cohort: only trainees belong to a cohort")
     if role in ROLES_NEEDING_UNIT and unit is None:
         raise AccountError(f"unit: a {role} must belong to a unit")
-    _start_write(session)
+    begin_write(session)
     user = create_user(
         session,
         username=username,
@@ -292,7 +280,7 @@ def set_active(session: Session, *, actor_id: int | None, user_id: int, active: 
     user = _get_user(session, user_id)
     if not active and user.id == actor_id:
         raise AccountError("you cannot deactivate your own account")
-    _start_write(session)
+    begin_write(session)
     user.is_active = active
     session.add(user)
     if not active:
@@ -310,7 +298,7 @@ def reset_password(
     user = _get_user(session, user_id)
     check_password(password, min_length=ADMIN_MIN_PASSWORD_LENGTH)
     new_hash = hash_password(password)  # before the write lock: argon2 is deliberately slow
-    _start_write(session)
+    begin_write(session)
     user.password_hash = new_hash
     session.add(user)
     _end_sessions(session, user_id, keep=keep_session)
@@ -325,7 +313,7 @@ def create_unit(session: Session, *, actor_id: int, name: str) -> Unit:
     name = check_name("unit name", name)
     if session.exec(select(Unit).where(func.lower(Unit.name) == name.lower())).first() is not None:
         raise AccountError(f"unit {name!r} already exists")
-    _start_write(session)
+    begin_write(session)
     unit = Unit(name=name)
     session.add(unit)
     session.flush()
@@ -345,7 +333,7 @@ def create_cohort(session: Session, *, actor_id: int, unit_id: int, name: str) -
     ).first()
     if exists is not None:
         raise AccountError(f"cohort {name!r} already exists in {unit.name}")
-    _start_write(session)
+    begin_write(session)
     cohort = Cohort(unit_id=unit_id, name=name)
     session.add(cohort)
     session.flush()
@@ -461,7 +449,7 @@ def import_roster(session: Session, *, csv_text: str, unit: Unit, actor_id: int 
         return result
 
     hashes = [hash_password(row.password) for row in rows]
-    _start_write(session)
+    begin_write(session)
     cohorts: dict[str, Cohort] = {}
     for row, password_hash in zip(rows, hashes, strict=True):
         cohort = None
@@ -489,7 +477,7 @@ def import_roster(session: Session, *, csv_text: str, unit: Unit, actor_id: int 
 
 def _audit_failed_import(session: Session, *, actor_id: int | None, unit: Unit, n_errors: int) -> None:
     """A refused import changes nothing but is still recorded (who tried, where, how many problems)."""
-    _start_write(session)
+    begin_write(session)
     session.add(AuditEvent(actor_id=actor_id, action="roster.import_refused", target=f"unit:{unit.id}",
                            detail={"errors": n_errors}))
     session.commit()

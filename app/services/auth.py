@@ -17,13 +17,6 @@ class LoginThrottled(Exception):
     """Too many recent failures for this username."""
 
 
-def _start_write(session: Session) -> None:
-    # End the read transaction first: on SQLite a read that upgrades to a write fails at
-    # once ("database is locked") when another worker writes, which busy_timeout cannot wait out.
-    if session.in_transaction():
-        session.commit()
-    begin_write(session)
-
 
 def _aware(dt: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
@@ -43,7 +36,7 @@ def authenticate(session: Session, *, username: str, password: str, client: str 
         raise LoginThrottled(username)
     user = session.exec(select(User).where(User.username == username)).first()
     ok = verify_password(user.password_hash if user else None, password)
-    _start_write(session)
+    begin_write(session)
     if not ok or user is None or not user.is_active:
         session.add(LoginFailure(username=username, client=client[:64]))
         session.commit()
@@ -58,7 +51,7 @@ def authenticate(session: Session, *, username: str, password: str, client: str 
 
 def start_session(session: Session, user: User) -> tuple[str, UserSession]:
     """A fresh token on every log-in (no session fixation)."""
-    _start_write(session)
+    begin_write(session)
     token = new_token()
     us = UserSession(
         id=token_digest(token),
@@ -87,7 +80,7 @@ def load_session(session: Session, token: str | None) -> tuple[UserSession, User
 def end_session(session: Session, token: str | None) -> None:
     if not token:
         return
-    _start_write(session)
+    begin_write(session)
     us = session.get(UserSession, token_digest(token))
     if us is not None:
         session.add(AuditEvent(actor_id=us.user_id, action="logout", target=f"user:{us.user_id}"))
