@@ -27,6 +27,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "canonical_text",
+    "file_name_issue",
     "load_scenario",
     "parse_scenario",
     "parse_scenario_bytes",
@@ -348,3 +349,20 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as e:
         raise ScenarioValidationError([ScenarioIssue(str(p), 1, 1, "(document)", f"cannot read file: {e.strerror or e}")])
     return parse_scenario_bytes(data, str(p))
+
+
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+def file_name_issue(path: str | Path, scenario: Scenario) -> ScenarioIssue | None:
+    """An issue when a file on disk is not named after its scenario id (``<id>.yaml``), else None.
+
+    Only for files read from disk: an uploaded document has no file name to compare with.
+    """
+    p = Path(path)
+    if p.stem == scenario.id and p.suffix in SCENARIO_SUFFIXES:
+        return None
+    return ScenarioIssue(
+        str(p), 1, 1, "id",
+        f"id {scenario.id!r} does not match the file name {p.name!r}: name the file {scenario.id}.yaml",
+    )

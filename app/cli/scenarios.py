@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from simulator import ScenarioIssue, ScenarioValidationError, load_scenario
+from simulator.loader import file_name_issue
 from simulator.schema import Scenario
 
 scenarios_app = typer.Typer(no_args_is_help=True, help="Validate, check and describe scenario files.")
@@ -26,14 +27,21 @@ def _expand(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _load_all(paths: list[Path]) -> tuple[list[Scenario], list[ScenarioIssue]]:
+def _load_all(paths: list[Path], *, check_names: bool = False) -> tuple[list[Scenario], list[ScenarioIssue]]:
+    """Every valid scenario and every issue; with check_names a file not named <id>.yaml is an issue too."""
     scenarios: list[Scenario] = []
     issues: list[ScenarioIssue] = []
     for path in _expand(paths):
         try:
-            scenarios.append(load_scenario(path))
+            scenario = load_scenario(path)
         except ScenarioValidationError as err:
             issues += err.issues
+            continue
+        misnamed = file_name_issue(path, scenario) if check_names else None
+        if misnamed is None:
+            scenarios.append(scenario)
+        else:
+            issues.append(misnamed)
     return scenarios, issues
 
 
@@ -41,9 +49,12 @@ def _load_all(paths: list[Path]) -> tuple[list[Scenario], list[ScenarioIssue]]:
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Scenario files or directories of *.yaml files.")],
 ) -> None:
-    """Report every error in every file as file:line:col: field: message; exit 1 on any error."""
+    """Report every error in every file as file:line:col: field: message; exit 1 on any error.
+
+    Besides the content, each file must be named after its id (<id>.yaml).
+    """
     files = _expand(paths)
-    scenarios, issues = _load_all(paths)
+    scenarios, issues = _load_all(paths, check_names=True)
     for issue in issues:
         typer.echo(str(issue))
     bad = len({i.source for i in issues})
@@ -73,16 +84,23 @@ def check(
     min_agreement: Annotated[float, typer.Option("--min-agreement", min=0.0, max=1.0)] = 0.95,
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
 ) -> None:
-    """Simulate each scenario over many seeds: outcome agreement with the expected action, alert rate."""
-    from simulator.check import check_scenario
+    """Simulate each scenario over many seeds: outcome agreement with the expected action, alert rate.
+
+    Reports go to stdout; progress, file problems and the summary go to stderr. With --json stdout
+    holds nothing but the JSON list, and there is no progress bar, so stderr carries only problems.
+    """
+    from simulator.check import CheckReport, check_scenario
 
     scenarios, issues = _load_all(paths)
     for issue in issues:
         typer.echo(str(issue), err=True)
-    reports = []
-    with typer.progressbar(scenarios, label="Simulating", file=sys.stderr, show_pos=True) as bar:
-        for sc in bar:
-            reports.append(check_scenario(sc, seeds=seeds))
+    reports: list[CheckReport] = []
+    if json_:
+        reports = [check_scenario(sc, seeds=seeds) for sc in scenarios]
+    else:
+        with typer.progressbar(scenarios, label="Simulating", file=sys.stderr, show_pos=True) as bar:
+            for sc in bar:
+                reports.append(check_scenario(sc, seeds=seeds))
     flagged = [r for r in reports if r.agreement < min_agreement]
     if json_:
         typer.echo(json.dumps([r.as_dict(min_agreement) for r in reports], indent=2))

@@ -57,7 +57,7 @@ def test_scenario_file_is_valid_and_named_after_its_id(path: Path) -> None:
 
 
 def test_mix_of_categories(library: dict[str, Scenario]) -> None:
-    counts = Counter(s.category for s in library.values())
+    counts: Counter[str] = Counter(s.category for s in library.values())
     total = len(library)
     deteriorating = sum(counts[c] for c in DETERIORATING)
     assert len(counts) >= 8, f"at least 8 categories, found {sorted(counts)}"

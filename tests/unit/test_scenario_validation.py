@@ -187,6 +187,29 @@ def test_cli_validate_good_file_exits_0() -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_cli_validate_reports_a_file_not_named_after_its_id(tmp_path: Path) -> None:
+    wrong = tmp_path / "copd-renamed.yaml"
+    wrong.write_text(GOOD.read_text(encoding="utf-8"), encoding="utf-8")
+    right = tmp_path / "copd-hypercapnic-baseline.yaml"
+    right.write_text(GOOD.read_text(encoding="utf-8"), encoding="utf-8")
+    result = CliRunner().invoke(scenarios_app, ["validate", str(wrong), str(right)])
+    assert result.exit_code == 1
+    (line,) = [ln for ln in result.stdout.splitlines() if ln.strip()]
+    assert line.startswith(f"{wrong}:1:1: id: ")
+    assert "'copd-hypercapnic-baseline'" in line and "copd-hypercapnic-baseline.yaml" in line
+    assert "2 file(s) checked: 1 valid, 1 with errors." in result.stderr
+
+
+def test_file_name_check_accepts_yml_and_is_not_applied_to_uploads() -> None:
+    from simulator.loader import file_name_issue
+
+    scenario = load_scenario(GOOD)
+    assert file_name_issue(Path("x/copd-hypercapnic-baseline.yml"), scenario) is None
+    assert file_name_issue(Path("x/copd-hypercapnic-baseline.txt"), scenario) is not None
+    # An upload is parsed from bytes under a display name; no file-name rule applies there.
+    parse_scenario_bytes(GOOD.read_bytes(), "browser upload")
+
+
 def test_categories_vocabulary_contains_the_issue_minimum() -> None:
     required = {
         "chronic-baseline-fp", "expected-course-fp", "artifact-fp",

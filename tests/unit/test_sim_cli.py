@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -56,6 +58,34 @@ def test_check_passes_the_examples() -> None:
     reports = json.loads(result.stdout)
     assert [r["scenario_id"] for r in reports] == ["copd-hypercapnic-baseline", "sepsis-classic"]
     assert all(r["agreement"] >= 0.95 and not r["flagged"] for r in reports)
+
+
+def test_check_json_output_is_only_json() -> None:
+    """--json: stdout parses as JSON on its own and, with no progress bar, so does stdout + stderr."""
+    result = runner.invoke(scenarios_app, ["check", str(COPD), "--seeds", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert json.loads(result.output) == json.loads(result.stdout)
+
+
+def test_check_json_parses_from_a_real_process() -> None:
+    """The installed command as a shell pipeline sees it: stdout and stderr as separate OS streams."""
+    code = "from app.cli import app; app()"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "scenarios", "check", str(COPD), "--seeds", "10", "--json"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    reports = json.loads(out.stdout)
+    assert [r["scenario_id"] for r in reports] == ["copd-hypercapnic-baseline"]
+    assert "Simulating" not in out.stdout and "Simulating" not in out.stderr
+
+
+def test_check_text_mode_keeps_progress_off_stdout() -> None:
+    result = runner.invoke(scenarios_app, ["check", str(COPD), "--seeds", "10"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok   copd-hypercapnic-baseline")
+    assert "Simulating" in result.stderr and "1 scenario(s)" in result.stderr
 
 
 def test_check_flags_a_scenario_whose_outcome_contradicts_it(tmp_path: Path) -> None:
