@@ -601,7 +601,7 @@ def trend_chart(points: Sequence[TrendPoint], *, width: int = 640, height: int =
     the line rather than being drawn as 0 %."""
     if not points:
         return None
-    left, right, top, bottom = 44, 16, 14, 30
+    left, right, top, bottom = 44, 30, 14, 30
     first, last = points[0].week, points[-1].week
     n_weeks = (last - first).days // 7 + 1
     by_week = {p.week: p for p in points}
