@@ -25,6 +25,7 @@ from app.services.auth import load_session
 SESSION_COOKIE = "alertdrill_session"
 PRE_SESSION_COOKIE = "alertdrill_pre"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_FORM_BYTES = 1024 * 1024
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
@@ -123,9 +124,16 @@ async def csrf_protect(request: Request, session: SessionDep) -> None:
     if not _same_origin(request):
         raise HTTPException(status_code=403, detail="Cross-origin request refused.")
     sent = request.headers.get("x-csrf-token")
-    if sent is None:
+    if not sent:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+                # Refuse before parsing: no page here needs more, and a clear message
+                # beats the form parser's generic 400 halfway through a huge upload.
+                raise HTTPException(
+                    status_code=413,
+                    detail=f"The form is larger than {MAX_FORM_BYTES // 1024} KiB. Scenario files must be under 256 KiB.",
+                )
             form = await request.form()
             value = form.get("csrf_token")
             sent = value if isinstance(value, str) else None

@@ -69,3 +69,12 @@ def test_unknown_page_is_friendly_404(client):
     r = client.get("/no-such-page")
     assert r.status_code == 404
     assert "Page not found" in r.text
+
+
+def test_oversized_form_refused_before_parsing(demo, client):
+    login(client, "educator")
+    del client.headers["X-CSRF-Token"]
+    body = "source=" + "a" * (1024 * 1024 + 10)
+    r = client.post("/logout", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    assert "larger than 1024 KiB" in r.text
