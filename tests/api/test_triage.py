@@ -308,6 +308,7 @@ def test_staff_open_only_decided_cases_read_only(nurse, demo, make_client):
         assert r.status_code == 200
         assert 'id="feedback"' in r.text and "Review of Nurse Demo" in r.text
         assert "Next case" not in r.text and 'id="decision-form"' not in r.text
+        assert 'href="/practice' not in r.text  # trainee-only pages are not linked
         assert decide(staff, aid, action="dismiss").status_code == 403
     assert educator.get(f"/attempts/{aid}").status_code == 403
 

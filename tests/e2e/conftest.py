@@ -1,7 +1,7 @@
 """Browser-test fixtures: a real server on 127.0.0.1 and Debian's Chromium driven by Playwright.
 
 Session-wide: one migrated SQLite database with the shipped scenarios and the demo accounts,
-one uvicorn process serving it, one browser. Per test: a fresh browser context (own cookies)
+and one uvicorn process serving it. Per test module: one browser. Per test: a fresh browser context (own cookies)
 and page whose relative URLs resolve against the server.
 
 Reusable pieces for any browser test: `server_url` (alias `live_server`), `e2e_engine` (write test data straight
@@ -127,9 +127,13 @@ def live_server(server_url: str) -> str:
     return server_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium (no browser download); `make chromium` installs it when missing."""
+    """Debian's Chromium (no browser download); `make chromium` installs it when missing.
+
+    Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this thread
+    while it is open, and later tests that call `asyncio.run()` (tests/load) must not see it.
+    """
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
