@@ -192,7 +192,7 @@ def _criteria(outcomes: Outcomes, i: int) -> tuple[OutcomeCriterion, ...]:
         "severe-hyperkalaemia": f"highest potassium {peaks['potassium_max']:.1f} mmol/L",
         "aki": f"largest creatinine rise {peaks['creatinine_rise']:+.2f} mg/dL",
         "haemoglobin-drop": f"largest haemoglobin fall {peaks['hgb_fall']:.1f} g/dL",
-        "bradycardia": f"lowest HR {peaks['hr_min']:.0f}/min",
+        "bradycardia": f"lowest HR {peaks['hr_min']:.0f}/min, lowest SBP {peaks['sbp_min']:.0f} mmHg",
     }
     out = []
     for j, (key, label) in enumerate(CRITERIA.items()):

@@ -31,7 +31,7 @@ CRITERIA: dict[str, str] = {
     "severe-hyperkalaemia": "Potassium ≥ 6.5 mmol/L",
     "aki": "Creatinine ≥ 0.3 mg/dL above own baseline",
     "haemoglobin-drop": "Haemoglobin ≥ 2 g/dL below own baseline",
-    "bradycardia": "HR ≤ 40 sustained ≥ 15 min",
+    "bradycardia": "HR ≤ 40 with SBP ≤ 90 mmHg, sustained ≥ 15 min",
 }
 
 Bool2 = npt.NDArray[np.bool_]
@@ -107,7 +107,9 @@ def evaluate(
         _first_any(pot >= 6.5, lab_times),
         _first_any(creat >= col("creatinine") + 0.3, lab_times),
         _first_any(hgb <= col("hgb") - 2.0, lab_times),
-        _first_sustained(v["hr"] <= 40, per(15), times),
+        # §3: the red flag in athletes and beta-blocked patients is a slow pulse *with* hypotension;
+        # both cut-offs are the NEWS2 red (3-point) bands of §1.1.
+        _first_sustained((v["hr"] <= 40) & (v["sbp"] <= 90), per(15), times),
     ]
     first = np.stack(firsts, axis=1)
     peaks = {
