@@ -79,40 +79,36 @@ def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def _count_columns() -> list[ColumnElement[Any]]:
-    """The tallies every GROUP BY selects: plain counts and integer sums, cheap per row.
+    """The tallies every GROUP BY selects: as few, and as cheap per row, as the metrics allow.
 
-    Brier: with p = conf/100 for escalate and 1 − conf/100 for dismiss (metrics.p_deteriorating)
-    and o the truth, (p − o)² is ((100 − conf)/100)² when the decision was right and (conf/100)²
-    when it was wrong, so the database sums integers and Python divides by 10,000.
+    Misses and correct rejections follow from the others (misses = deteriorated − hits, CR = n −
+    deteriorated − false alarms). `correct` is the stored flag, (action == escalate) == deteriorated.
+    Brier: with p = conf/100 for escalate and 1 − conf/100 for dismiss (metrics.p_deteriorating) and o
+    the truth, (p − o)² is ((100 − conf)/100)² when the decision was right and (conf/100)² when it was
+    wrong, so the database sums integers and Python divides by 10,000. Automation bias: with a
+    pre-alert answer that differs from a wrong final one, the pre-alert answer was right; the final
+    one followed the AI when it escalated exactly when the alert fired.
     """
     escalated = _d.action == "escalate"
-    dismissed = _d.action == "dismiss"
     det = _d.deteriorated == True  # noqa: E712 - SQL boolean, not Python truthiness
     stable = _d.deteriorated == False  # noqa: E712
-    alert = _d.alert_fired == True  # noqa: E712
     no_alert = _d.alert_fired == False  # noqa: E712
-    right = _d.correct == True  # noqa: E712 - correct == ((action == escalate) == deteriorated)
+    right = _d.correct == True  # noqa: E712
     wrong = _d.correct == False  # noqa: E712
-    follows_ai = _d.action == case((alert, "escalate"), else_="dismiss")
-    ai_wrong = _d.alert_fired != _d.deteriorated
-    initial_right = _d.independent_action == case((det, "escalate"), else_="dismiss")
     return [
         func.count().label("n"),
         _n(right).label("correct"),
         _n(and_(det, escalated)).label("hits"),
-        _n(and_(det, dismissed)).label("misses"),
+        _n(det).label("deteriorated"),
         _n(and_(stable, escalated)).label("false_alarms"),
-        _n(and_(stable, dismissed)).label("correct_rejections"),
         func.coalesce(
             func.sum(case((right, (100 - _d.confidence) * (100 - _d.confidence)), else_=_d.confidence * _d.confidence)),
             0,
         ).label("brier_units"),
         func.count(_d.independent_action).label("with_independent"),
-        _n(and_(initial_right, wrong, follows_ai)).label("automation_bias"),
+        _n(and_(wrong, _d.independent_action != _d.action, _d.alert_fired == escalated)).label("automation_bias"),
         _n(and_(det, no_alert)).label("no_alert_deteriorations"),
-        _n(and_(det, no_alert, dismissed)).label("no_alert_misses"),
-        _n(ai_wrong).label("ai_wrong"),
-        _n(and_(ai_wrong, follows_ai)).label("followed_ai_wrong"),
+        _n(and_(det, no_alert, _d.action == "dismiss")).label("no_alert_misses"),
         func.coalesce(func.sum(_d.confidence), 0).label("confidence_sum"),
     ]
 
@@ -136,26 +132,23 @@ class Counts:
     automation_bias: int = 0
     no_alert_deteriorations: int = 0
     no_alert_misses: int = 0
-    ai_wrong: int = 0
-    followed_ai_wrong: int = 0
     confidence_sum: int = 0
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Counts:
+        n, hits, det, fas = int(row["n"]), int(row["hits"]), int(row["deteriorated"]), int(row["false_alarms"])
         return cls(
-            n=int(row["n"]),
+            n=n,
             correct=int(row["correct"]),
-            hits=int(row["hits"]),
-            misses=int(row["misses"]),
-            false_alarms=int(row["false_alarms"]),
-            correct_rejections=int(row["correct_rejections"]),
+            hits=hits,
+            misses=det - hits,
+            false_alarms=fas,
+            correct_rejections=n - det - fas,
             brier_sum=int(row["brier_units"]) / 10_000,
             with_independent=int(row["with_independent"]),
             automation_bias=int(row["automation_bias"]),
             no_alert_deteriorations=int(row["no_alert_deteriorations"]),
             no_alert_misses=int(row["no_alert_misses"]),
-            ai_wrong=int(row["ai_wrong"]),
-            followed_ai_wrong=int(row["followed_ai_wrong"]),
             confidence_sum=int(row["confidence_sum"]),
         )
 
@@ -204,10 +197,6 @@ class Counts:
     @property
     def no_alert_miss_rate(self) -> float | None:
         return _ratio(self.no_alert_misses, self.no_alert_deteriorations)
-
-    @property
-    def over_reliance(self) -> float | None:
-        return _ratio(self.followed_ai_wrong, self.ai_wrong)
 
     @property
     def mean_confidence(self) -> float | None:

@@ -57,7 +57,6 @@ def test_worked_example_matches_hand_computation(ward):
     assert (c.automation_bias, c.with_independent) == (2, 6)
     assert c.automation_bias_rate == pytest.approx(1 / 3)
     assert (c.no_alert_misses, c.no_alert_deteriorations, c.no_alert_miss_rate) == (1, 2, 0.5)
-    assert (c.followed_ai_wrong, c.ai_wrong) == (2, 4)
     assert row.median_ms == 7000
     assert c.mean_confidence == pytest.approx(615 / 8)
 
@@ -79,7 +78,6 @@ def test_sql_agrees_with_the_pure_metric_functions(ward):
     assert c.d_prime == pytest.approx(ref.d_prime) and c.criterion == pytest.approx(ref.criterion)
     assert c.automation_bias_rate == pytest.approx(metrics.automation_bias_rate(cases))
     assert c.no_alert_miss_rate == pytest.approx(metrics.omission_error(cases))
-    assert c.over_reliance == pytest.approx(metrics.over_reliance(cases))
     probs = [metrics.p_deteriorating(d.action, d.conf) for d in WORKED]  # type: ignore[arg-type]
     assert c.brier == pytest.approx(metrics.brier(probs, [d.det for d in WORKED]))
 
