@@ -180,3 +180,22 @@ def test_admin_can_pick_any_unit(wards, client):
     assert 'name="unit"' in r.text  # admins get the unit picker
     assert client.get(f"/dashboard/trainees/{wards['zoe'].id}?unit={wards['away'].id}").status_code == 200
     assert client.get("/dashboard?unit=999999").status_code == 404
+
+
+def test_manager_without_a_unit_is_told_so(wards, make_client):
+    fx.user(wards["db"], "floating", "manager", None)
+    wards["db"].commit()
+    c = login(make_client(), "floating")
+    r = c.get("/dashboard")
+    assert r.status_code == 403 and "not assigned to a unit" in r.text
+    assert c.get("/api/v1/unit/summary").status_code == 403
+
+
+def test_trend_chart_has_a_text_alternative(wards, client):
+    login(client, "manager")
+    html = client.get("/dashboard").text
+    svg = re.search(r"<svg viewBox=.*?</svg>", html, re.S)
+    assert svg and 'role="img"' in svg.group(0) and "<title id=\"unit-trend-title\">" in svg.group(0)
+    assert "week(s) with decisions" in svg.group(0)
+    # The same numbers as a table for screen readers and for copying.
+    assert "Show weekly values" in html and "<th scope=\"row\">2026-11-16</th>" in html
