@@ -176,14 +176,6 @@ def _key_digest(attempt_id: int, key: str | None) -> str | None:
     return hashlib.sha256(f"{attempt_id}:{key}".encode()).hexdigest()
 
 
-def _start_write(session: Session) -> None:
-    # End any read transaction first: on SQLite, upgrading a stale read to a write fails
-    # at once, while a fresh BEGIN IMMEDIATE waits for the lock.
-    if session.in_transaction():
-        session.commit()
-    begin_write(session)
-
-
 def _settle_existing(existing: Decision, submitted: DecisionInput, key_digest: str | None) -> tuple[Decision, bool]:
     if submitted.matches(existing) or (key_digest is not None and existing.idempotency_key == key_digest):
         return existing, False
@@ -212,7 +204,7 @@ def record_decision(
     submitted = DecisionInput.parse(action=action, reason=reason, reason_text=reason_text, confidence=confidence)
     attempt_id = attempt.id or 0
     digest = _key_digest(attempt_id, idempotency_key)
-    _start_write(session)
+    begin_write(session)
     existing = decision_for(session, attempt_id)
     if existing is not None:
         session.rollback()
@@ -276,7 +268,7 @@ def record_pre_alert(
     if not attempt.independent_first:
         raise DecisionRefused("This case does not ask for a judgement before the alert.")
     attempt_id = attempt.id or 0
-    _start_write(session)
+    begin_write(session)
     existing = pre_alert_for(session, attempt_id)
     if existing is None:
         judgement = PreAlertJudgement(attempt_id=attempt_id, action=act)

@@ -274,10 +274,9 @@ def deal_attempt(
         raise DealError(f"Position {position} is outside this set of cases.")
     version = plan.versions[slot.scenario_id]
     version_id = version.id or 0
-    # Simulate outside the write lock, then end the read transaction so the write
-    # below can take the lock up front (SQLite) instead of upgrading a read.
+    # Simulate before taking the write lock: begin_write ends the read transaction and
+    # takes the lock up front (SQLite) instead of upgrading a read.
     seed, case = _pick_seed(version, plan.namespace, slot, generate or generate_case)
-    session.rollback()
     begin_write(session)
     existing = find_attempt(session, drill_id=drill_id, trainee_id=trainee_id, position=position)
     if existing is not None:
