@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Index, Text, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel
 
 from app.models.base import utcnow
@@ -59,7 +59,19 @@ class CaseAttempt(SQLModel, table=True):
     """
 
     __tablename__ = "case_attempt"
-    __table_args__ = (UniqueConstraint("drill_id", "trainee_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("drill_id", "trainee_id", "position"),
+        # Practice cases have no drill, and NULLs never collide in the constraint above:
+        # this keeps two racing requests from dealing the same practice case twice.
+        Index(
+            "uq_case_attempt_practice",
+            "trainee_id",
+            "position",
+            unique=True,
+            sqlite_where=text("drill_id IS NULL"),
+            postgresql_where=text("drill_id IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     trainee_id: int = Field(foreign_key="user.id", index=True)
