@@ -1,11 +1,20 @@
 """Explanation facts: for each alert factor, does the documented baseline explain it?
 
-A factor is "explained-by-baseline" when the chart documents a usual value for it, the current
-value lies within that documented range (allowing two SDs of reading error, §5.2) and it has not
-moved since the first day of the history (within three SDs of the combined slow wander and
-reading error). It is "changed-from-baseline" when it lies outside or has moved, and
-"no-documented-baseline" when the chart documents nothing for it. Trend factors are changes by
-definition.
+Each vital-sign or lab factor is compared with the usual range **the chart documents** (the
+scenario's `usual`, which is what the trainee reads in the baseline notes; `baseline` when the
+author gave no separate documented range), never with anything the trainee cannot see. The text
+says which of three places the current value is in:
+
+* within the documented usual range;
+* within reading error of it: outside, but by no more than two SDs of the error of a single
+  reading (§5.2; labs: the analytical error of a result), and the text gives that allowance;
+* outside it.
+
+A factor is "explained-by-baseline" when the chart documents a usual value, the current value is
+within it or within reading error of it, and it has not moved since the first day of the history
+(within three SDs of the combined slow wander and reading error). It is "changed-from-baseline"
+when it lies further out or has moved, and "no-documented-baseline" when the chart documents
+nothing for it. Trend factors are changes by definition.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Literal
 
 from .alert_model import Factor
 from .case import FactorExplanation
-from .charting import NOISE_SD, Chart
+from .charting import LAB_NOISE_SHARE, NOISE_SD, Chart
 from .schema import MeasureBaseline, Scenario
 from .variant import Variant, lab_measure
 from .vocab import LAB_KEYS, VITALS
@@ -28,11 +37,21 @@ Status = Literal["explained-by-baseline", "changed-from-baseline", "no-documente
 Verdict = tuple[Status, float | None, float | None, float | None, str]
 
 _VITAL_FACTORS = ("hr", "rr", "spo2", "sbp", "temp")
+#: A value this many reading-error SDs outside the documented range still counts as "within reading error".
+READING_ERROR_SDS = 2.0
 _TRENDS = {"rr_trend": "rr", "hr_trend": "hr", "sbp_trend": "sbp"}
+
+
+_DISPLAY_UNITS = {"mm[Hg]": "mmHg", "Cel": "°C", "10*3/uL": "×10³/µL", "ug/mL{FEU}": "µg/mL FEU"}
 
 
 def _fmt(x: float, dec: int) -> str:
     return f"{x:.{dec}f}"
+
+
+def _unit(ucum: str) -> str:
+    """The unit as the chart prints it (UCUM codes are for machines)."""
+    return _DISPLAY_UNITS.get(ucum, ucum)
 
 
 def _early(values: Sequence[tuple[int, float]], start: int) -> float | None:
@@ -44,22 +63,29 @@ def _judge(
     spec: MeasureBaseline | None,
     current: float,
     early: float | None,
-    tol_in: float,
+    reading_sd: float,
     tol_change: float,
     unit: str,
     dec: int,
 ) -> Verdict:
+    """Place the current charted value against the usual range the chart documents (see the module doc)."""
     change = None if early is None else current - early
     moved = "" if change is None else f"; {_fmt(early or 0.0, dec)} {unit} on the first day of the chart ({change:+.{dec}f})"
+    now = f"Now {_fmt(current, dec)} {unit}{moved}"
     if spec is None or not spec.documented:
-        return "no-documented-baseline", None, None, change, f"Now {_fmt(current, dec)} {unit}{moved}; no usual value documented."
-    lo, hi = spec.baseline
-    inside = lo - tol_in <= current <= hi + tol_in
+        return "no-documented-baseline", None, None, change, f"{now}; no usual value documented."
+    lo, hi = spec.documented_range
+    allowance = READING_ERROR_SDS * reading_sd
+    usual = f"the documented usual {_fmt(lo, dec)}–{_fmt(hi, dec)} {unit}"
+    if lo <= current <= hi:
+        where, near = f"within {usual}", True
+    elif lo - allowance <= current <= hi + allowance:
+        where, near = f"within reading error (±2 SD, ±{round(allowance, 2):g} {unit}) of {usual}", True
+    else:
+        where, near = f"outside {usual}", False
     steady = change is None or abs(change) <= tol_change
-    usual = f"documented usual {_fmt(lo, dec)}–{_fmt(hi, dec)} {unit}"
-    status: Status = "explained-by-baseline" if inside and steady else "changed-from-baseline"
-    verdict = "within" if inside else "outside"
-    return status, lo, hi, change, f"Now {_fmt(current, dec)} {unit}{moved}; {verdict} the {usual}."
+    status: Status = "explained-by-baseline" if near and steady else "changed-from-baseline"
+    return status, lo, hi, change, f"{now}; {where}."
 
 
 def explain_factors(
@@ -89,15 +115,15 @@ def _explain_one(
         noise = NOISE_SD[f.key]
         tol_change = 3.0 * math.hypot(v.variability[f.key], noise) + (0.5 if m.decimals == 0 else 0.0)
         spec = getattr(scenario.baseline.vitals, f.key)
-        return _judge(spec, current, _early(vals, start), 2.0 * noise, tol_change, m.unit.replace("mm[Hg]", "mmHg").replace("Cel", "°C"), m.decimals)
+        return _judge(spec, current, _early(vals, start), noise, tol_change, _unit(m.unit), m.decimals)
     if f.key in LAB_KEYS:
         results = [(r.t_draw, r.value) for r in chart.labs if r.key == f.key and r.t_result <= at_min and r.t_draw >= start]
         current = results[-1][1]
         m = lab_measure(f.key, v.sex)
-        noise = 0.5 * m.default_variability
+        noise = LAB_NOISE_SHARE * m.default_variability
         tol_change = 3.0 * math.hypot(v.variability[f.key], noise) + 0.5 * 10 ** (-m.decimals)
         spec = getattr(scenario.baseline.labs, f.key)
-        return _judge(spec, current, _early(results, start), 2.0 * noise, tol_change, m.unit, m.decimals)
+        return _judge(spec, current, _early(results, start), noise, tol_change, _unit(m.unit), m.decimals)
     if f.key == "o2":
         ox = scenario.baseline.oxygen
         flow = obs[-1].o2_flow

@@ -179,6 +179,34 @@ class MeasureBaseline(_Model):
     documented: bool = Field(
         False, description="True when the chart documents this usual value (the trainee may rely on it)."
     )
+    usual: Range | None = Field(
+        None,
+        description="The usual range exactly as the chart documents it (what baseline_notes says, e.g. "
+        "[90, 110]); the feedback compares alert factors with it. Needs documented: true and must contain "
+        "baseline. Default: the baseline range.",
+    )
+
+    @model_validator(mode="after")
+    def _usual_is_documented(self) -> MeasureBaseline:
+        if self.usual is None:
+            return self
+        if not self.documented:
+            raise PydanticCustomError(
+                "value_error", "usual is the range the chart documents: also set documented: true", {"subpath": "usual"}
+            )
+        lo, hi = self.usual
+        if self.baseline[0] < lo or self.baseline[1] > hi:
+            raise PydanticCustomError(
+                "physiology",
+                "baseline [{b0}, {b1}] must lie within the documented usual range [{lo}, {hi}]",
+                {"b0": self.baseline[0], "b1": self.baseline[1], "lo": lo, "hi": hi, "subpath": "baseline"},
+            )
+        return self
+
+    @property
+    def documented_range(self) -> tuple[float, float]:
+        """The usual range the trainee can read in the chart: `usual`, else `baseline`."""
+        return self.usual if self.usual is not None else self.baseline
 
 
 def _bounds_check(measures: dict[str, Measure], key: str, spec: MeasureBaseline | None) -> None:
@@ -186,6 +214,8 @@ def _bounds_check(measures: dict[str, Measure], key: str, spec: MeasureBaseline 
         return
     m = measures[key]
     _check_within(spec.baseline, m.low, m.high, f"{m.label} baseline", m.unit, "baseline")
+    if spec.usual is not None:
+        _check_within(spec.usual, m.low, m.high, f"{m.label} usual range", m.unit, "usual")
     if spec.variability is not None and spec.variability > (m.high - m.low) / 4:
         raise PydanticCustomError(
             "physiology",
