@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from app.models import CaseAttempt, Cohort, Decision, Drill, ScenarioVersion, User
 from app.services.accounts import create_user
+from app.services.scenario_editor import with_version
 from app.services.scenarios import publish
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
@@ -24,7 +25,10 @@ _positions = itertools.count(1)
 
 
 def example_text(scenario_id: str) -> str:
-    return (SCENARIOS_DIR / f"{scenario_id}.yaml").read_text(encoding="utf-8")
+    """A shipped scenario renumbered as version 1, so tests can count versions from a
+    known start however often the shipped file itself has been revised."""
+    text = (SCENARIOS_DIR / f"{scenario_id}.yaml").read_text(encoding="utf-8")
+    return with_version(text, 1)
 
 
 def publish_example(db: Session, scenario_id: str, *, text: str | None = None) -> ScenarioVersion:
