@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -13,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import get_settings
 from app.core.logging import configure_logging
@@ -33,6 +35,35 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+class PoolSizedConcurrency:
+    """Let at most `limit` requests (the database pool's capacity) into the app; queue the rest.
+
+    A request holds one pooled connection from its first query until its session closes, and
+    passes between threadpool threads meanwhile (dependencies, route, session teardown). With
+    more requests in flight than threads plus connections, every thread can be left waiting for
+    a connection that only a request without a thread could give back: the worker stalls until
+    pool_timeout, then answers 500 (seen at 100 concurrent case views on one worker). Queuing
+    here, before any work, keeps the holders within the pool, so a waiting request always gets
+    its connection.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._gate: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        if self._gate is None or self._loop is not loop:  # one gate per event loop (tests run several)
+            self._gate, self._loop = asyncio.Semaphore(self.limit), loop
+        async with self._gate:
+            await self.app(scope, receive, send)
 
 
 def _wants_json(request: Request) -> bool:
@@ -78,6 +109,10 @@ def create_app() -> FastAPI:
             },
         )
         return response
+
+    # Outermost of the app's own middleware; make_engine gives every pool db_pool_size
+    # connections plus as many again in overflow.
+    app.add_middleware(PoolSizedConcurrency, limit=2 * settings.db_pool_size)
 
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
