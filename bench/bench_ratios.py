@@ -59,6 +59,10 @@ class WrkResult:
     def tail(self) -> float:
         return self.p99_ms / self.p50_ms if self.p50_ms else float("inf")
 
+    @property
+    def failed(self) -> bool:
+        return self.requests == 0 or self.errors > 0
+
 
 def ensure_wrk() -> str:
     path = shutil.which("wrk")
@@ -205,14 +209,14 @@ def report(b: Bench, args: argparse.Namespace) -> bool:
     for ep, r in med.items():
         if r:
             tail_ok = r.tail <= 5
-            ok &= tail_ok and r.errors == 0
+            ok &= tail_ok and not r.failed
             print(f"{ep:<11}{r.rps:>10.1f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.tail:>8.1f}{'' if tail_ok else '!'}"
                   f"{r.errors:>8}")
 
     def ratio(num: str, den: str, goal: float | None) -> None:
         nonlocal ok
         a, c = med.get(num), med.get(den)
-        if not (a and c):
+        if not (a and c and c.rps):
             return
         x = a.rps / c.rps
         verdict = "" if goal is None else f"  goal >= {goal * 100:.0f}%: {'met' if x >= goal else 'MISSED'}"
@@ -228,7 +232,7 @@ def report(b: Bench, args: argparse.Namespace) -> bool:
         print("two workers / one worker:")
         for ep in args.endpoints:
             one, two = b.median(ep, 1), b.median(ep, w)
-            if one and two:
+            if one and two and one.rps:
                 x = two.rps / one.rps
                 ok &= x >= 1.3
                 print(f"  {ep:<11}{one.rps:>9.1f} -> {two.rps:>9.1f} req/s: {x:.2f}x  goal >= 1.3x: "
