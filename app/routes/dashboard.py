@@ -134,13 +134,11 @@ def categories(request: Request, session: SessionDep, principal: ManagerDep, f: 
     unit = _unit(session, principal, f.unit)
     scope = dash.scope_for_days(unit.id or 0, f.period_days)
     breakdown = dash.category_breakdown(session, scope)
-    trainees = dash.unit_summary(session, unit, scope).rows
-    min_accuracy = dash.threshold_value("accuracy", f.threshold)
     ctx = {
         **_common(session, principal, f, unit),
         "breakdown": breakdown,
-        "trainees": [t for t in trainees if t.counts.n > 0],
-        "min_accuracy": min_accuracy,
+        "trainees": breakdown.trainees(session),
+        "min_accuracy": dash.threshold_value("accuracy", f.threshold),
     }
     return render(request, "pages/dashboard/categories.html", ctx, block="results")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -489,14 +489,24 @@ class CategoryCell:
 
 
 @dataclass(frozen=True)
+class TraineeRef:
+    trainee_id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class CategoryBreakdown:
     categories: list[str]
     cells: dict[tuple[int, str], CategoryCell]
     unit_totals: dict[str, CategoryCell]
-    trainees: list[TraineeRow] = field(default_factory=list)
 
     def cell(self, trainee_id: int, category: str) -> CategoryCell | None:
         return self.cells.get((trainee_id, category))
+
+    def trainees(self, session: Session) -> list[TraineeRef]:
+        """The trainees with decisions in the breakdown, by name."""
+        names = trainee_names(session, (tid for tid, _cat in self.cells))
+        return sorted((TraineeRef(tid, name) for tid, name in names.items()), key=lambda t: (t.name.lower(), t.trainee_id))
 
 
 def _category_order(found: Iterable[str]) -> list[str]:
