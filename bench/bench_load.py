@@ -124,11 +124,29 @@ def run(args: argparse.Namespace) -> int:
         plan = FaultPlan(srv, faults, total, args.outage_s)
         users = [f"bench{i:04d}" for i in range(args.trainees)]
         t0 = time.monotonic()
+        seen: list[Stats] = []
+
+        def progress(stats: Stats) -> None:
+            if not seen:
+                seen.append(stats)
+            if faults:
+                plan.on_progress(stats)
+
+        stop = threading.Event()
+
+        def ticker() -> None:
+            while not stop.wait(30):
+                if seen:
+                    print(f"  t={time.monotonic() - t0:5.0f}s: {len(seen[0].acks)} of {total} decisions acknowledged",
+                          flush=True)
+
+        threading.Thread(target=ticker, daemon=True).start()
         stats = asyncio.run(run_trainees(
             srv.base_url, users, TRAINEE_PASSWORD, args.decisions, seed=args.seed, timeout_s=args.timeout_s,
             retry_budget_s=args.retry_budget_s, deadline_s=args.deadline_s, think_s=args.think_s,
-            on_progress=plan.on_progress if faults else None,
+            on_progress=progress,
         ))
+        stop.set()
         wall = time.monotonic() - t0
         plan.join()
         rows = srv.query(DECISIONS_SQL)
