@@ -234,3 +234,18 @@ def test_refuses_in_production(published, monkeypatch):
 def test_refuses_without_published_scenarios(db):
     with pytest.raises(demo_svc.DemoRefused, match="no published scenarios"):
         demo_svc.seed_scale(db, trainees=1, days=7)
+
+
+def test_a_manager_can_replay_a_synthetic_decision(published, client):
+    """The demo history goes through real attempts, so the drill-down's replay links open."""
+    from tests.utils.auth import login
+
+    db = published
+    demo_svc.setup_demo(db, days=14, now=NOW)
+    decision = db.exec(select(Decision).where(col(Decision.independent_action).is_not(None))).first()
+    assert decision is not None
+    login(client, "manager")
+    r = client.get(f"/attempts/{decision.attempt_id}")
+    assert r.status_code == 200
+    attempt = db.get(CaseAttempt, decision.attempt_id)
+    assert TraineeView.model_validate_json(attempt.view_json).patient.name in r.text
