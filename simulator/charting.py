@@ -184,11 +184,14 @@ def _artifacts(
             else:
                 read[i_spo2, j] = float(round(a.size))
                 read[i_hr, j] = min(read[i_hr, j] + math.floor(20 + 20 * u[j] + 0.5), VITALS["hr"].high)
-        elif a.type in ("bp-cuff-small", "estimated-rr"):
+        elif a.type in ("bp-cuff-small", "bp-cuff-large", "estimated-rr"):
             window = (times >= a.at_min) & (times <= a.to_min)
             if a.type == "bp-cuff-small":
                 read[i_sbp, window] = np.minimum(np.floor(read[i_sbp, window] + a.size + 0.5), VITALS["sbp"].high)
                 read[i_dbp, window] = np.minimum(np.floor(read[i_dbp, window] + a.size / 2 + 0.5), VITALS["dbp"].high)
+            elif a.type == "bp-cuff-large":  # §5.4: a cuff too large for the arm reads low
+                read[i_sbp, window] = np.maximum(np.floor(read[i_sbp, window] - a.size + 0.5), VITALS["sbp"].low)
+                read[i_dbp, window] = np.maximum(np.floor(read[i_dbp, window] - a.size / 2 + 0.5), VITALS["dbp"].low)
             else:
                 read[i_rr, window] = a.size
 

@@ -193,6 +193,7 @@ def _criteria(outcomes: Outcomes, i: int) -> tuple[OutcomeCriterion, ...]:
         "aki": f"largest creatinine rise {peaks['creatinine_rise']:+.2f} mg/dL",
         "haemoglobin-drop": f"largest haemoglobin fall {peaks['hgb_fall']:.1f} g/dL",
         "bradycardia": f"lowest HR {peaks['hr_min']:.0f}/min, lowest SBP {peaks['sbp_min']:.0f} mmHg",
+        "metabolic-acidosis": f"lowest pH {peaks['ph_min']:.2f}, lowest bicarbonate {peaks['hco3_min']:.0f} mmol/L",
     }
     out = []
     for j, (key, label) in enumerate(CRITERIA.items()):

@@ -32,6 +32,7 @@ CRITERIA: dict[str, str] = {
     "aki": "Creatinine ≥ 0.3 mg/dL above own baseline",
     "haemoglobin-drop": "Haemoglobin ≥ 2 g/dL below own baseline",
     "bradycardia": "HR ≤ 40 with SBP ≤ 90 mmHg, sustained ≥ 15 min",
+    "metabolic-acidosis": "pH < 7.30 with bicarbonate ≤ 18 mmol/L",
 }
 
 Bool2 = npt.NDArray[np.bool_]
@@ -97,6 +98,8 @@ def evaluate(
     pot = lat.lab("potassium")[rows, lab_idx]
     creat = lat.lab("creatinine")[rows, lab_idx]
     hgb = lat.lab("hgb")[rows, lab_idx]
+    ph = lat.lab("ph")[rows, lab_idx]
+    hco3 = lat.lab("bicarbonate")[rows, lab_idx]
 
     firsts = [
         _first_sustained(news >= 7, per(60), times),
@@ -110,6 +113,8 @@ def evaluate(
         # §3: the red flag in athletes and beta-blocked patients is a slow pulse *with* hypotension;
         # both cut-offs are the NEWS2 red (3-point) bands of §1.1.
         _first_sustained((v["hr"] <= 40) & (v["sbp"] <= 90), per(15), times),
+        # §4.8: the acidosis of DKA (ADA: pH < 7.30 and HCO3 ≤ 18), in the same sample.
+        _first_any((ph < 7.30) & (hco3 <= 18.0), lab_times),
     ]
     first = np.stack(firsts, axis=1)
     peaks = {
@@ -122,5 +127,7 @@ def evaluate(
         "creatinine_rise": (creat - col("creatinine")).max(axis=1),
         "hgb_fall": (col("hgb") - hgb).max(axis=1),
         "hr_min": v["hr"].min(axis=1),
+        "ph_min": ph.min(axis=1),
+        "hco3_min": hco3.min(axis=1),
     }
     return Outcomes(first >= 0, first, peaks)

@@ -204,7 +204,8 @@ def _effects(variants: Sequence[Variant], t: F32, targets: frozenset[str]) -> di
                 x = (tt - onset) / ramp
                 np.clip(x, 0.0, 1.0, out=x)
                 if transient:
-                    back = (onset + dur - tt) / ramp
+                    span = np.maximum(dur - ramp, np.float32(1.0)) if course.gradual_return else ramp
+                    back = (onset + dur - tt) / span
                     np.minimum(x, np.clip(back, 0.0, 1.0, out=back), out=x)
                 progress[eff.lag_h] = x
             key = (eff.lag_h, eff.power)

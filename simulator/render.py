@@ -38,7 +38,8 @@ def _labs(labs: Sequence[LabSeries]) -> list[str]:
     for lab in labs:
         pts = ", ".join(f"{_hours(t)} {_num(v) if v is not None else 'pending'}" for t, v in zip(lab.times_min, lab.values, strict=True))
         ref = f"{_num(lab.ref_low)}–{_num(lab.ref_high)}" if lab.ref_low is not None else f"< {_num(lab.ref_high)}"
-        out.append(f"  {lab.label} ({lab.unit}, ref {ref}): {pts}")
+        unit = "" if lab.unit == "[pH]" else f"{lab.unit}, "  # pH has no unit; UCUM writes [pH]
+        out.append(f"  {lab.label} ({unit}ref {ref}): {pts}")
     return out or ["  (none)"]
 
 

@@ -269,6 +269,7 @@ class LabBaselines(_Model):
     crp: MeasureBaseline | None = None
     ddimer: MeasureBaseline | None = None
     ntprobnp: MeasureBaseline | None = None
+    ph: MeasureBaseline | None = None
 
     @field_validator(*LABS)
     @classmethod
@@ -324,7 +325,9 @@ class TrajectoryEvent(_Model):
     severity: Annotated[Range, Field(description="0–1; 1 reaches the end of the course in §4 (e.g. septic shock).")] = (1.0, 1.0)
     ramp_h: Range | None = Field(None, description="Hours from onset to full effect (default per type).")
     duration_h: Range | None = Field(
-        None, description="Transient events only: hours after onset by which the effect has resolved."
+        None,
+        description="Transient events only: hours after onset by which the effect has resolved (dialysis: "
+        "by which the renal labs are back at their usual pre-dialysis level).",
     )
 
     @field_validator("severity")
@@ -384,7 +387,7 @@ class LabDraw(_Model):
 
     tests: list[Literal[
         "wbc", "hgb", "platelets", "sodium", "potassium", "bicarbonate", "bun",
-        "creatinine", "lactate", "glucose", "crp", "ddimer", "ntprobnp",
+        "creatinine", "lactate", "glucose", "crp", "ddimer", "ntprobnp", "ph",
     ]] = Field(min_length=1)
     daily_at_hour: float | None = Field(None, ge=0, lt=24, description="Routine daily draw at this clock hour.")
     at_h: Range | None = Field(None, description="One draw at this time, hours relative to the decision.")
@@ -404,9 +407,11 @@ class LabDraw(_Model):
 class Artifact(_Model):
     """A measurement artefact injected into the chart (clinical-reference §5.4)."""
 
-    type: Literal["spo2-probe-off", "motion", "bp-cuff-small", "haemolysed-sample", "estimated-rr"]
+    type: Literal["spo2-probe-off", "motion", "bp-cuff-small", "bp-cuff-large", "haemolysed-sample", "estimated-rr"]
     at_h: Range = Field(description="Hours relative to the decision: the observation (or draw) nearest this time.")
-    to_h: Range | None = Field(None, description="bp-cuff-small / estimated-rr: the artefact lasts until this time.")
+    to_h: Range | None = Field(
+        None, description="bp-cuff-small / bp-cuff-large / estimated-rr: the artefact lasts until this time."
+    )
     probability: Fraction = Field(1.0, description="Share of variants in which the artefact happens.")
 
 

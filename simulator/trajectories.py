@@ -34,6 +34,9 @@ class Course:
     effects: tuple[Effect, ...]
     ref: str
     fever: bool = False  # has a temperature rise that masking modifiers act on
+    #: Transient only: the effect fades linearly from the end of the ramp until duration_h (a
+    #: saw-tooth), instead of within one ramp time just before duration_h.
+    gradual_return: bool = False
 
 
 E = Effect
@@ -120,6 +123,19 @@ COURSES: Final[dict[str, Course]] = {
         "§4.5",
         fever=True,
     ),
+    # §4.8 [S35]: glucose > 250, pH < 7.30, HCO3 ≤ 18; at full effect pH ~7.05 and HCO3 ~10 from a
+    # normal baseline (moderate DKA: pH 7.00–7.24, HCO3 10–15). pH falls later than HCO3 (power 1.5:
+    # at HCO3 18 the pH has just reached ~7.29, mild DKA). Vitals [C]: Kussmaul RR 24–35, HR 100–130,
+    # SBP normal → low with dehydration (late), temperature normal; K normal or high.
+    "dka": Course(
+        (12.0, 36.0),
+        None,
+        (
+            E("glucose", 380, 0.7), E("bicarbonate", -15, 1.0), E("ph", -0.35, 1.5), E("rr", 15, 1.0),
+            E("hr", 45, 1.0), E("sbp", -35, 2.0), E("dbp", -15, 2.0), E("potassium", 1.0, 1.0),
+        ),
+        "§4.8",
+    ),
     # §3: post-op day 0–2 temp 37.8–38.4, CRP/WBC raised, resolves in 24–48 h.
     "post-op-inflammation": Course(
         (4.0, 8.0),
@@ -137,4 +153,15 @@ COURSES: Final[dict[str, Course]] = {
     ),
     # §3 [S28, S29]: WBC rises within hours, peak ~48 h, mean rise ~4 ×10³/µL.
     "steroid-leukocytosis": Course((24.0, 48.0), None, (E("wbc", 4.5, 1.0),), "§3"),
+    # §3 (CKD 4–5 / ESRD on haemodialysis): the saw-tooth. Creatinine, BUN and K fall during a session
+    # (the ramp) and climb back to the usual pre-dialysis level by the next one (duration_h). The
+    # reference gives the pattern only: the falls (from pre-dialysis creatinine 6–12, BUN 40–80,
+    # K up to ~6.0), the session length and the interval are simulator design choices.
+    "dialysis": Course(
+        (3.0, 5.0),
+        (44.0, 72.0),
+        (E("creatinine", -4.5, 1.0), E("bun", -35, 1.0), E("potassium", -1.0, 1.0)),
+        "§3",
+        gradual_return=True,
+    ),
 }

@@ -17,7 +17,12 @@ from .schema import Artifact, LabDraw, Scenario
 from .trajectories import COURSES
 from .vocab import HGB_FEMALE, LAB_KEYS, LABS, VITAL_KEYS, VITALS, Measure
 
-__all__ = ["EventDraw", "Streams", "Variant", "draw_variant", "lab_measure", "streams"]
+__all__ = ["APPENDED_LABS", "EventDraw", "Streams", "Variant", "draw_variant", "lab_measure", "streams"]
+
+#: Labs added to the vocabulary after cases were first stored (at the end of LAB_KEYS). Their usual
+#: values are drawn after every other parameter, so the draws of existing scenarios, and therefore
+#: their cases, stay exactly what they were.
+APPENDED_LABS: tuple[str, ...] = ("ph",)
 
 _GIVEN = {
     "female": ("Ada", "Beatrix", "Carys", "Delphine", "Edith", "Freya", "Greta", "Hazel", "Ines", "Joan",
@@ -143,10 +148,21 @@ def _draw_artifact(a: Artifact, rng: np.random.Generator) -> ArtifactDraw | None
         "spo2-probe-off": 70 + 15 * size_u,  # §5.4: sudden 70–85%
         "motion": 80 + 8 * size_u,
         "bp-cuff-small": 5 + 10 * size_u,  # §5.4: 5–15 mmHg high
+        "bp-cuff-large": 5 + 10 * size_u,  # §5.4: 5–15 mmHg low
         "haemolysed-sample": 1.0 + 1.0 * size_u,
         "estimated-rr": 18.0 if size_u < 0.5 else 20.0,  # §5.4: always 18 or 20
     }[a.type]
     return ArtifactDraw(a.type, at, max(at, to), size)
+
+
+def _draw_usual(
+    scenario: Scenario, key: str, sex: str, rng: np.random.Generator, base: dict[str, float], var: dict[str, float]
+) -> None:
+    """This seed's usual value and slow-wander SD of one lab."""
+    spec = getattr(scenario.baseline.labs, key)
+    m = lab_measure(key, sex)
+    base[key] = _u(rng, spec.baseline if spec else m.default_baseline)
+    var[key] = spec.variability if spec and spec.variability else m.default_variability
 
 
 def draw_variant(scenario: Scenario, seed: int, rng: np.random.Generator) -> Variant:
@@ -167,10 +183,8 @@ def draw_variant(scenario: Scenario, seed: int, rng: np.random.Generator) -> Var
         base[key] = _u(rng, spec.baseline if spec else m.default_baseline)
         var[key] = spec.variability if spec and spec.variability else m.default_variability
     for key in LAB_KEYS:
-        spec = getattr(scenario.baseline.labs, key)
-        m = lab_measure(key, sex)
-        base[key] = _u(rng, spec.baseline if spec else m.default_baseline)
-        var[key] = spec.variability if spec and spec.variability else m.default_variability
+        if key not in APPENDED_LABS:
+            _draw_usual(scenario, key, sex, rng, base, var)
     ox = scenario.baseline.oxygen
     flow0 = _u(rng, ox.flow_l_min)
     flow0 = round(flow0 * 2) / 2  # flowmeters are set in half-litre steps
@@ -203,6 +217,8 @@ def draw_variant(scenario: Scenario, seed: int, rng: np.random.Generator) -> Var
 
     artifacts = tuple(d for a in scenario.measurement.artifacts if (d := _draw_artifact(a, rng)) is not None)
     lab_draws = _draw_labs(scenario, rng, clock0)
+    for key in APPENDED_LABS:
+        _draw_usual(scenario, key, sex, rng, base, var)
     return Variant(
         seed=seed,
         age=age,

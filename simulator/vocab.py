@@ -59,8 +59,9 @@ CategorySlug = Literal[
     "stable-no-alert",
 ]
 
-#: Trajectory event types; the first eight are the pathological courses of clinical-reference §4,
-#: the last three are benign "expected course" events (§3 post-op fever, pain/anxiety, steroid WBC).
+#: Trajectory event types; the first nine are the pathological courses of clinical-reference §4,
+#: the last four are benign "expected course" events (§3 post-op fever, pain/anxiety, steroid WBC,
+#: the fall of renal labs after haemodialysis).
 TRAJECTORY_TYPES: Final[tuple[str, ...]] = (
     "sepsis",
     "haemorrhage",
@@ -70,9 +71,11 @@ TRAJECTORY_TYPES: Final[tuple[str, ...]] = (
     "hyperkalaemia",
     "heart-failure-exacerbation",
     "pulmonary-embolism",
+    "dka",
     "post-op-inflammation",
     "pain-anxiety",
     "steroid-leukocytosis",
+    "dialysis",
 )
 
 TrajectoryType = Literal[
@@ -84,9 +87,11 @@ TrajectoryType = Literal[
     "hyperkalaemia",
     "heart-failure-exacerbation",
     "pulmonary-embolism",
+    "dka",
     "post-op-inflammation",
     "pain-anxiety",
     "steroid-leukocytosis",
+    "dialysis",
 ]
 
 DISMISSAL_REASONS: Final[tuple[str, ...]] = ("baseline", "artifact", "expected-course", "other")
@@ -145,6 +150,7 @@ LabKey = Literal[
     "crp",
     "ddimer",
     "ntprobnp",
+    "ph",
 ]
 
 # LOINC, UCUM and adult reference ranges: clinical-reference §6.2. Default baselines lie inside the
@@ -163,6 +169,9 @@ LABS: Final[dict[str, Measure]] = {
     "crp": Measure("crp", "C-reactive protein", "mg/L", "1988-5", 0, 500, 0, (1, 6), 0.5, 720, None, 10),
     "ddimer": Measure("ddimer", "D-dimer", "ug/mL{FEU}", "48065-7", 0, 40, 2, (0.2, 0.4), 0.03, 720, None, 0.5),
     "ntprobnp": Measure("ntprobnp", "NT-proBNP", "pg/mL", "33762-6", 5, 70000, 0, (40, 110), 8, 720, None, 125),
+    # Arterial pH (§6.2: 2744-1, [pH], 7.35–7.45), for DKA (§4.8). Keys added after the first release
+    # go at the end: the latent noise of the earlier labs must not move (see variant.APPENDED_LABS).
+    "ph": Measure("ph", "pH (arterial blood)", "[pH]", "2744-1", 6.8, 7.8, 2, (7.37, 7.43), 0.01, 240, 7.35, 7.45),
 }
 LAB_KEYS: Final[tuple[str, ...]] = tuple(LABS)
 
