@@ -66,7 +66,7 @@ __all__ = [
 # Scale-2 patients (documented hypercapnic failure) have a prescribed 88–92% target
 # (clinical-reference §1.1), so their chart shades that band instead of ≥ 96%.
 SPO2_SCALE2_BAND = (88.0, 92.0)
-UNITS = {"mm[Hg]": "mmHg", "Cel": "°C", "10*3/uL": "×10³/µL", "ug/mL{FEU}": "µg/mL FEU", "/min": "/min"}
+UNITS = {"mm[Hg]": "mmHg", "Cel": "°C", "10*3/uL": "×10³/µL", "ug/mL{FEU}": "µg/mL FEU", "/min": "/min", "[pH]": "", "{INR}": ""}
 CONSCIOUSNESS = {"A": "Alert", "C": "New confusion", "V": "Responds to voice", "P": "Responds to pain",
                  "U": "Unresponsive"}
 O2_DEVICES = {"air": "Room air", "nasal-cannula": "Nasal cannula", "simple-mask": "Simple face mask",
