@@ -78,8 +78,10 @@ def _n(cond: ColumnElement[bool]) -> ColumnElement[int]:
     return func.count().filter(cond)
 
 
-def _count_columns() -> list[ColumnElement[Any]]:
+def _count_columns(*, core_only: bool = False) -> list[ColumnElement[Any]]:
     """The tallies every GROUP BY selects: as few, and as cheap per row, as the metrics allow.
+
+    `core_only` keeps just what accuracy, sensitivity and specificity need (the weekly trend).
 
     Misses and correct rejections follow from the others (misses = deteriorated − hits, CR = n −
     deteriorated − false alarms). `correct` is the stored flag, (action == escalate) == deteriorated.
@@ -95,12 +97,17 @@ def _count_columns() -> list[ColumnElement[Any]]:
     no_alert = _d.alert_fired == False  # noqa: E712
     right = _d.correct == True  # noqa: E712
     wrong = _d.correct == False  # noqa: E712
-    return [
+    core: list[ColumnElement[Any]] = [
         func.count().label("n"),
         _n(right).label("correct"),
         _n(and_(det, escalated)).label("hits"),
         _n(det).label("deteriorated"),
         _n(and_(stable, escalated)).label("false_alarms"),
+    ]
+    if core_only:
+        return core
+    return [
+        *core,
         func.coalesce(
             func.sum(case((right, (100 - _d.confidence) * (100 - _d.confidence)), else_=_d.confidence * _d.confidence)),
             0,
@@ -137,6 +144,9 @@ class Counts:
     @classmethod
     def from_row(cls, row: RowMapping) -> Counts:
         n, hits, det, fas = int(row["n"]), int(row["hits"]), int(row["deteriorated"]), int(row["false_alarms"])
+        if "brier_units" not in row:  # a core-only tally (see _count_columns)
+            return cls(n=n, correct=int(row["correct"]), hits=hits, misses=det - hits, false_alarms=fas,
+                       correct_rejections=n - det - fas)
         return cls(
             n=n,
             correct=int(row["correct"]),
@@ -548,13 +558,15 @@ def _date_type() -> Any:
 
 @dataclass(frozen=True)
 class TrendPoint:
+    """One week; `counts` holds the core tallies only (n, correct, hits, misses, FA, CR)."""
+
     week: date
     counts: Counts
 
 
 def weekly_trend(session: Session, scope: Scope) -> list[TrendPoint]:
     week = _week_start(session)
-    query = select(week, *_count_columns()).where(*scope.where()).group_by(week).order_by(week)
+    query = select(week, *_count_columns(core_only=True)).where(*scope.where()).group_by(week).order_by(week)
     points = []
     for row in session.execute(query).mappings():
         raw = row["week"]
