@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -94,9 +95,9 @@ def engine(db_url: str) -> Engine:
     return get_engine()
 
 
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    """A session whose work is rolled back after the test."""
+@contextmanager
+def rolled_back(engine: Engine) -> Iterator[Session]:
+    """A session whose commits only release savepoints; everything is undone afterwards."""
     conn = engine.connect()
     outer = conn.begin()
     session = Session(bind=conn, join_transaction_mode="create_savepoint")
@@ -107,6 +108,13 @@ def db(engine: Engine) -> Iterator[Session]:
         if outer.is_active:
             outer.rollback()
         conn.close()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test."""
+    with rolled_back(engine) as session:
+        yield session
 
 
 @pytest.fixture
@@ -153,4 +161,4 @@ def demo(db: Session):  # type: ignore[no-untyped-def]
     return db
 
 
-__all__ = ["make_engine", "new_database"]
+__all__ = ["make_engine", "new_database", "rolled_back"]
