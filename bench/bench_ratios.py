@@ -162,8 +162,10 @@ class Bench:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
         res = parse_wrk(out, endpoint, workers)
         if endpoint == "decision":
-            # Every request must have made a new decision, not replayed a decided case.
-            self.next_item += res.requests + a.connections
+            # Every request must have made a new decision, not replayed a decided case: the next
+            # run starts past the highest case any wrk thread reached.
+            m = re.search(r"BENCH_NEXT_ITEM=(\d+)", out)
+            self.next_item = int(m.group(1)) + a.threads if m else self.next_item + 2 * res.requests + a.connections
             if record:
                 made = self.decisions_stored() - before
                 if self.next_item > self.n_items:

@@ -20,6 +20,7 @@ local start = tonumber(os.getenv("BENCH_START") or "0")
 local nthreads = tonumber(os.getenv("BENCH_THREADS") or "2")
 local created = 0
 local counter = 0
+local threads = {}
 local actions = {
   "action=escalate&escalate_to=notify-provider&confidence=70",
   "action=dismiss&reason=baseline&confidence=80",
@@ -30,6 +31,7 @@ local actions = {
 function setup(thread)
   thread:set("tid", created)
   created = created + 1
+  threads[#threads + 1] = thread
 end
 
 function init(args)
@@ -49,4 +51,15 @@ function request()
   headers["Idempotency-Key"] = "wrk-" .. it[1]
   if kind == "htmx" then headers["HX-Request"] = "true" end
   return wrk.format("POST", "/attempts/" .. it[1] .. "/decision", headers, actions[(n % #actions) + 1])
+end
+
+-- The highest item index any thread reached: the next run starts past it, so a decision run never
+-- reuses a case another thread already decided (threads may make different numbers of requests).
+function done(summary, latency, requests)
+  local top = start
+  for _, t in ipairs(threads) do
+    local c = t:get("counter")
+    if c and c > top then top = c end
+  end
+  io.write(string.format("BENCH_NEXT_ITEM=%d\n", top))
 end
