@@ -19,7 +19,7 @@ local kind = os.getenv("BENCH_KIND") or "page"
 local start = tonumber(os.getenv("BENCH_START") or "0")
 local nthreads = tonumber(os.getenv("BENCH_THREADS") or "2")
 local created = 0
-local counter = 0
+counter = 0  -- a global: done() reads it from each thread with thread:get
 local threads = {}
 local actions = {
   "action=escalate&escalate_to=notify-provider&confidence=70",
