@@ -127,7 +127,13 @@ class _Converter:
         if node.tag not in _SCALAR_TAGS:
             self.issues.append((path, *_pos(node), f"unsupported YAML tag {node.tag!r}"))
             return None
-        return self.loader.construct_object(node)
+        try:
+            return self.loader.construct_object(node)
+        except ValueError:
+            # e.g. an integer of thousands of digits (Python's int-string limit):
+            # no field here needs one, so it is an input error, not a crash.
+            self.issues.append((path, *_pos(node), "number is too large"))
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -82,13 +82,12 @@ def test_loader_refuses_hostile_upload_quickly(name: str) -> None:
     assert peak_mb < MEMORY_BOUND_MB, f"{name}: {peak_mb:.0f} MB"
 
 
-@pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="BUG (simulator/loader.py): an integer of more than 4300 digits escapes as ValueError "
-                          "(Python's int-string limit) instead of a ScenarioIssue; the upload form answers 500")
 def test_loader_refuses_a_huge_integer() -> None:
+    # An integer past Python's int-string limit once escaped as ValueError (a 500 on upload).
     data = SEED.replace("version: 1", "version: " + "9" * 5000).encode()
-    with pytest.raises(ScenarioValidationError):
+    with pytest.raises(ScenarioValidationError) as err:
         parse_scenario_bytes(data, "upload.yaml")
+    assert any("too large" in i.message for i in err.value.issues), err.value.issues
 
 
 # ---- the same through the educator's upload form ---------------------------------------------
@@ -127,8 +126,8 @@ def test_upload_form_refuses_oversized_text_box(educator, route: str) -> None:  
     assert "larger than" in r.text
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (simulator/loader.py): a huge integer escapes the loader as ValueError -> 500")
 def test_upload_form_refuses_a_huge_integer(educator) -> None:  # type: ignore[no-untyped-def]
     data = SEED.replace("version: 1", "version: " + "9" * 5000).encode()
     r = educator.post("/scenarios/validate", files={"file": ("upload.yaml", data, "application/x-yaml")})
     assert r.status_code == 422
+    assert "too large" in r.text
