@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run install test lint test-sqlite test-postgres tools postgres bench clean
+.PHONY: run install test lint test-sqlite test-postgres tools postgres bench bench-dashboard bench-load bench-ratios bench-fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +55,24 @@ test-postgres: install postgres
 
 test: lint test-sqlite test-postgres
 
-bench: install postgres
+# Benchmarks print ratios against baselines measured in the same run (docs/performance.md).
+bench: install
 	$(BIN)/python bench/bench_simulator.py
+
+bench-dashboard: install postgres
+	$(BIN)/python bench/bench_dashboard.py
+
+bench-load: install postgres
+	$(BIN)/python bench/bench_load.py --db sqlite --trainees 200 --decisions 25
+	$(BIN)/python bench/bench_load.py --db postgres --trainees 200 --decisions 25
+	$(BIN)/python bench/bench_load.py --db postgres --trainees 100 --decisions 20 --faults all
+
+bench-ratios: install postgres
+	$(BIN)/python bench/bench_ratios.py --db postgres --scaling
+	$(BIN)/python bench/bench_ratios.py --db sqlite --scaling
+
+bench-fuzz: install
+	$(BIN)/python bench/bench_fuzz.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
