@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +19,7 @@ from sqlmodel import Session, select
 from app.models import AuditEvent, ScenarioVersion
 from app.services.scenarios import publish, publish_files
 from simulator import Scenario, ScenarioValidationError, parse_scenario, parse_scenario_bytes
+from tests.conftest import rolled_back
 from tests.fuzz.strategies import SEEDS, scenario_documents, text_mutants, upload_bytes
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -74,21 +73,6 @@ def test_loader_refuses_clearly_or_accepts(text: str) -> None:
 @given(upload_bytes)
 def test_byte_loader_refuses_clearly_or_accepts(data: bytes) -> None:
     check_loader_outcome(parse_scenario_bytes, data)
-
-
-@contextmanager
-def rolled_back(engine: Engine) -> Iterator[Session]:
-    """A session whose commits only release savepoints; everything is undone afterwards."""
-    conn = engine.connect()
-    outer = conn.begin()
-    session = Session(bind=conn, join_transaction_mode="create_savepoint")
-    try:
-        yield session
-    finally:
-        session.close()
-        if outer.is_active:
-            outer.rollback()
-        conn.close()
 
 
 def _counts(session: Session) -> tuple[int, int]:
