@@ -41,7 +41,13 @@ from app.models import (
     Unit,
     User,
 )
-from app.services.accounts import DEMO_UNIT, ensure_demo_accounts, get_or_create_cohort, get_or_create_unit
+from app.services.accounts import (
+    DEMO_COHORT,
+    DEMO_UNIT,
+    ensure_demo_accounts,
+    get_or_create_cohort,
+    get_or_create_unit,
+)
 from app.services.attempts import DecisionInput
 from app.services.dealing import NO_ALERT_CATEGORIES, GeneratedCase, generate_case, seed_for
 from app.services.scenarios import latest_versions
@@ -472,12 +478,28 @@ def seed_history(
     return report
 
 
+def _welcome_drills(session: Session, cohort: Cohort, now: datetime) -> None:
+    """Two open drills for the demo nurse's cohort, so `nurse` has work on the first log-in:
+    a standard mixed drill and a short one that asks for their own call before the alert."""
+    if session.exec(select(Drill.id).where(Drill.cohort_id == cohort.id)).first() is not None:
+        return
+    due = now + timedelta(days=14)
+    session.add_all([
+        Drill(title="Start here: ten alerts on 7B", cohort_id=cohort.id or 0, spec={}, n_cases=DRILL_SIZE,
+              mode="standard", no_alert_share=NO_ALERT_SHARE, due_at=due, created_at=now),
+        Drill(title="Your judgement before the alert", cohort_id=cohort.id or 0, spec={}, n_cases=5,
+              mode="independent-first", no_alert_share=NO_ALERT_SHARE, due_at=due, created_at=now),
+    ])
+    session.commit()
+
+
 def setup_demo(session: Session, *, days: int = 26, now: datetime | None = None) -> tuple[list[str], SeedReport]:
     """`alertdrill demo setup`: the demo logins plus about a dozen synthetic trainees with a few
     weeks of history in the demo unit. Idempotent: skipped when the demo unit already has them."""
     _refuse_in_production()
     created = ensure_demo_accounts(session)
     unit = session.exec(select(Unit).where(Unit.name == DEMO_UNIT)).one()
+    _welcome_drills(session, get_or_create_cohort(session, unit, DEMO_COHORT), now or datetime.now(UTC))
     existing = session.exec(
         select(func.count()).select_from(User).where(
             User.unit_id == unit.id, col(User.username).startswith(SYNTHETIC_PREFIX)

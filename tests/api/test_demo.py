@@ -202,6 +202,22 @@ def test_setup_creates_a_consistent_history_once(published):
     assert len(db.exec(select(Decision)).all()) == report.decisions
 
 
+def test_setup_gives_the_demo_nurse_open_drills_once(published, client):
+    from tests.utils.auth import login
+
+    db = published
+    demo_svc.setup_demo(db, days=7, now=NOW)
+    demo_svc.setup_demo(db, days=7, now=NOW)
+    nurse = db.exec(select(User).where(User.username == "nurse")).one()
+    drills = db.exec(select(Drill).where(Drill.cohort_id == nurse.cohort_id)).all()
+    assert sorted((d.mode, d.n_cases) for d in drills) == [("independent-first", 5), ("standard", 10)]
+    assert all(d.due_at is not None for d in drills)
+    login(client, "nurse")
+    page = client.get("/drills")
+    assert page.status_code == 200
+    assert all(d.title in page.text for d in drills)
+
+
 def test_seed_adds_trainees_at_scale(published):
     db = published
     r1 = demo_svc.seed_scale(db, trainees=3, days=10, unit_name="Scale Ward", now=NOW)
