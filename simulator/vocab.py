@@ -157,7 +157,7 @@ LabKey = Literal[
 # reference range; bounds are design limits.
 LABS: Final[dict[str, Measure]] = {
     "wbc": Measure("wbc", "WBC", "10*3/uL", "6690-2", 0.1, 150, 1, (5.0, 9.0), 0.4, 720, 4.0, 11.0),
-    "hgb": Measure("hgb", "Haemoglobin", "g/dL", "718-7", 3, 22, 1, (12.5, 15.0), 0.15, 720, 12.0, 17.5),
+    "hgb": Measure("hgb", "Haemoglobin", "g/dL", "718-7", 3, 22, 1, (13.8, 16.0), 0.15, 720, 13.5, 17.5),
     "platelets": Measure("platelets", "Platelets", "10*3/uL", "777-3", 2, 1500, 0, (180, 320), 8, 720, 150, 450),
     "sodium": Measure("sodium", "Sodium", "mmol/L", "2951-2", 100, 180, 0, (137, 142), 0.8, 720, 135, 145),
     "potassium": Measure("potassium", "Potassium", "mmol/L", "2823-3", 1.5, 10, 1, (3.8, 4.6), 0.1, 720, 3.5, 5.0),
