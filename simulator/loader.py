@@ -10,6 +10,7 @@ onto those positions.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_ALIASES",
     "MAX_BYTES",
     "MAX_DEPTH",
+    "MAX_ISSUES",
     "canonical_text",
     "file_name_issue",
     "load_scenario",
@@ -37,6 +39,9 @@ MAX_BYTES = 256 * 1024
 MAX_DEPTH = 20
 MAX_ALIASES = 64
 MAX_NODES = 20_000
+#: Problems reported per document; the rest are counted. A file with thousands of mistakes needs
+#: its first screenful fixed, and suggesting spellings for every one of them costs seconds.
+MAX_ISSUES = 50
 
 _STD = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
@@ -240,9 +245,7 @@ def _issues_from_validation(
         loc, (line, col) = _locate(loc, positions, data)
         field = _fmt_path(loc)
         if kind == "extra_forbidden":
-            name = str(loc[-1]) if loc else ""
-            close = difflib.get_close_matches(name, _KNOWN_FIELDS, n=1, cutoff=0.75)
-            msg = f"unknown field {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            msg = f"{_UNKNOWN}{str(loc[-1]) if loc else ''!r}"  # spelling suggested in _suggest, once capped
         elif kind == "missing":
             msg = f"required field {loc[-1]!s} is missing" if loc else "required field is missing"
         elif kind in ("literal_error", "union_tag_invalid", "enum"):
@@ -255,6 +258,35 @@ def _issues_from_validation(
             msg = "expected a list"
         issues.append(ScenarioIssue(source, line, col, field, msg))
     return issues
+
+
+_UNKNOWN = "unknown field "
+
+
+def _suggest(issue: ScenarioIssue) -> ScenarioIssue:
+    """Add "did you mean" to an unknown-field message."""
+    if not issue.message.startswith(_UNKNOWN):
+        return issue
+    name = issue.field.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(name, _KNOWN_FIELDS, n=1, cutoff=0.75)
+    if not close:
+        return issue
+    return dataclasses.replace(issue, message=f"{issue.message} (did you mean {close[0]!r}?)")
+
+
+def _capped(issues: list[ScenarioIssue], source: str) -> list[ScenarioIssue]:
+    """Document order, at most MAX_ISSUES of them, then one line counting the rest."""
+    issues.sort(key=lambda i: (i.line, i.col, i.field))
+    shown = [_suggest(i) for i in issues[:MAX_ISSUES]]
+    if len(issues) > MAX_ISSUES:
+        rest = issues[MAX_ISSUES]
+        shown.append(
+            ScenarioIssue(
+                source, rest.line, rest.col, "(document)",
+                f"{len(issues) - MAX_ISSUES} more problems from here on not listed: fix the ones above first",
+            )
+        )
+    return shown
 
 
 def parse_scenario(text: str, source: str) -> Scenario:
@@ -280,8 +312,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
     except (ValueError, TypeError, OverflowError) as err:  # defensive: pydantic should wrap these
         issues.append(ScenarioIssue(source, 1, 1, "(document)", f"invalid value: {err}"))
     if issues:
-        issues.sort(key=lambda i: (i.line, i.col, i.field))
-        raise ScenarioValidationError(issues)
+        raise ScenarioValidationError(_capped(issues, source))
     scenario._content_hash = hashlib.sha256(canon.encode("utf-8")).hexdigest()
     return scenario
 

@@ -16,7 +16,7 @@ from simulator import (
     parse_scenario,
     parse_scenario_bytes,
 )
-from simulator.loader import MAX_ALIASES, MAX_BYTES, MAX_DEPTH
+from simulator.loader import MAX_ALIASES, MAX_BYTES, MAX_DEPTH, MAX_ISSUES
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +85,21 @@ def test_non_utf8_bytes() -> None:
     (issue,) = issues_of(DATA / "bad-encoding.yaml")
     assert (issue.line, issue.col) == (2, 8)
     assert "UTF-8" in issue.message
+
+
+def test_thousands_of_problems_list_the_first_ones_in_document_order_and_count_the_rest() -> None:
+    text = GOOD.read_text(encoding="utf-8")
+    lines = len(text.splitlines())
+    text += "".join(f"extra_{i}: {i}\n" for i in range(3000)) + "titel: misspelt\n"
+    with pytest.raises(ScenarioValidationError) as info:
+        parse_scenario(text, "x.yaml")
+    issues = info.value.issues
+    assert len(issues) == MAX_ISSUES + 1
+    assert [i.line for i in issues[:MAX_ISSUES]] == list(range(lines + 1, lines + 1 + MAX_ISSUES))
+    assert issues[0].message == "unknown field 'extra_0'"
+    last = issues[-1]
+    assert (last.field, last.line) == ("(document)", lines + 1 + MAX_ISSUES)
+    assert last.message.startswith(f"{3001 - MAX_ISSUES} more problems")
 
 
 def test_misspelt_field_gets_a_suggestion() -> None:
