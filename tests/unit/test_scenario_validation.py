@@ -103,7 +103,7 @@ def test_thousands_of_problems_list_the_first_ones_in_document_order_and_count_t
 
 
 def test_misspelt_field_gets_a_suggestion() -> None:
-    text = GOOD.read_text(encoding="utf-8").replace("spo2: {baseline: [88, 91], documented: true}",
+    text = GOOD.read_text(encoding="utf-8").replace("spo2: {baseline: [88, 91], documented: true, usual: [88, 92]}",
                                                     "spo2: {baseline: [88, 91], documentd: true}")
     with pytest.raises(ScenarioValidationError) as info:
         parse_scenario(text, "x.yaml")
