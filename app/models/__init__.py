@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.models import base as base
 from app.models.accounts import ROLES, ApiToken, Cohort, LoginFailure, Role, Unit, User, UserSession
+from app.models.tallies import DecisionTally
 from app.models.training import (
     AuditEvent,
     CaseAttempt,
@@ -20,6 +21,7 @@ __all__ = [
     "CaseAttempt",
     "Cohort",
     "Decision",
+    "DecisionTally",
     "Drill",
     "LoginFailure",
     "PreAlertJudgement",

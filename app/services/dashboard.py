@@ -1,9 +1,13 @@
 """Unit-manager dashboard: per-trainee decision-quality aggregates computed in the database.
 
-Why SQL aggregates: a unit accumulates hundreds of thousands of decisions, so every figure here is one
-indexed GROUP BY over `decision` (denormalised for exactly this) returning one row per trainee, per
-trainee and category, or per week. Only those small count rows reach Python, where `app.metrics`
-turns them into d′ and c (per trainee, never pooled). `bench/bench_dashboard.py` measures this at
+Why a rollup: a unit accumulates hundreds of thousands of decisions, so the tallies are not counted
+from `decision` on each request but read from `decision_tally` (app/models/tallies.py), one row per
+unit, trainee, category and UTC week that the database itself keeps up to date with a trigger on
+every decision insert (migration 0006). Each figure is a GROUP BY over those rows; a time window that
+does not start or end on a Monday adds the decisions of its partial weeks, counted from `decision`
+with the same definitions, so every window stays exact. The median time to decide still comes from
+the decisions (from an index, alone). Only small count rows reach Python, where `app.metrics` turns
+them into d′ and c (per trainee, never pooled). `bench/bench_dashboard.py` measures this at
 1,000,000 decisions against loading the rows into Python.
 
 Definitions (docs/metrics.md): signal = the patient deteriorated; escalate = yes. The AI's advice is
@@ -16,26 +20,39 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Table, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import Select, Table, and_, case, cast, func, literal_column, or_, select, union_all
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 from sqlmodel import select as sm_select
 
 from app import metrics
-from app.models import Decision, ScenarioVersion, Unit, User
+from app.models import Decision, DecisionTally, ScenarioVersion, Unit, User
 from simulator.vocab import CATEGORIES, CATEGORY_ACTIONS
 
 DECISION: Table = Decision.__table__  # type: ignore[attr-defined]
 _d = DECISION.c
+TALLY: Table = DecisionTally.__table__  # type: ignore[attr-defined]
+_t = TALLY.c
 
 
 # --------------------------------------------------------------------------------------------------
 # Scope: which decisions an aggregate covers
 # --------------------------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _monday(value: datetime, *, after: bool) -> datetime:
+    """Monday 00:00 UTC on or before `value` (or on or after it)."""
+    value = _utc(value)
+    start = datetime.combine(value.date() - timedelta(days=value.weekday()), time(), UTC)
+    return start + timedelta(days=7) if after and start < value else start
 
 
 @dataclass(frozen=True)
@@ -49,16 +66,48 @@ class Scope:
     category: str | None = None
 
     def where(self) -> list[ColumnElement[bool]]:
+        """The scope over `decision`."""
         clauses: list[ColumnElement[bool]] = [_d.unit_id == self.unit_id]
         if self.trainee_id is not None:
             clauses.append(_d.trainee_id == self.trainee_id)
         if self.since is not None:
-            clauses.append(_d.created_at >= self.since)
+            clauses.append(_d.created_at >= _utc(self.since))
         if self.until is not None:
-            clauses.append(_d.created_at < self.until)
+            clauses.append(_d.created_at < _utc(self.until))
         if self.category is not None:
             clauses.append(_d.category == self.category)
         return clauses
+
+    def split(self) -> tuple[list[ColumnElement[bool]] | None, list[ColumnElement[bool]] | None]:
+        """The scope as (whole weeks over `decision_tally`, the rest over `decision`); None = no rows.
+
+        The window's whole UTC weeks (Monday to Monday) are read from the tallies; a window that
+        starts or ends mid-week adds the decisions of those partial weeks. A window shorter than its
+        weeks (no whole week inside it) reads decisions only.
+        """
+        since = _utc(self.since) if self.since is not None else None
+        until = _utc(self.until) if self.until is not None else None
+        lo = _monday(since, after=True) if since is not None else None
+        hi = _monday(until, after=False) if until is not None else None
+        if lo is not None and hi is not None and lo >= hi:
+            return None, self.where()
+        weeks: list[ColumnElement[bool]] = [_t.unit_id == self.unit_id]
+        if self.trainee_id is not None:
+            weeks.append(_t.trainee_id == self.trainee_id)
+        if self.category is not None:
+            weeks.append(_t.category == self.category)
+        edges: list[ColumnElement[bool]] = []
+        if lo is not None:
+            weeks.append(_t.week_start >= lo.date())
+            if lo != since:
+                edges.append(_d.created_at < lo)
+        if hi is not None:
+            weeks.append(_t.week_start < hi.date())
+            if hi != until:
+                edges.append(_d.created_at >= hi)
+        if not edges:
+            return weeks, None
+        return weeks, [*self.where(), or_(*edges)]
 
 
 def scope_for_days(unit_id: int, days: int | None, *, now: datetime | None = None) -> Scope:
@@ -106,6 +155,7 @@ def _count_columns(*, core_only: bool = False) -> list[ColumnElement[Any]]:
     ]
     if core_only:
         return core
+    # Keep in step with migration 0006's tally_sql, which keeps the same counts in decision_tally.
     return [
         *core,
         func.coalesce(
@@ -117,7 +167,53 @@ def _count_columns(*, core_only: bool = False) -> list[ColumnElement[Any]]:
         _n(and_(det, no_alert)).label("no_alert_deteriorations"),
         _n(and_(det, no_alert, _d.action == "dismiss")).label("no_alert_misses"),
         func.coalesce(func.sum(_d.confidence), 0).label("confidence_sum"),
+        func.max(_d.created_at).label("last_at"),
     ]
+
+
+_CORE = ("n", "correct", "hits", "deteriorated", "false_alarms")
+_ALL = (*_CORE, "brier_units", "with_independent", "automation_bias", "no_alert_deteriorations",
+        "no_alert_misses", "confidence_sum")
+
+
+def _tally_columns(*, core_only: bool = False) -> list[ColumnElement[Any]]:
+    """The same tallies as `_count_columns`, added up from `decision_tally` rows."""
+    if core_only:
+        return [func.sum(_t[c]).label(c) for c in _CORE]
+    return [*(func.sum(_t[c]).label(c) for c in _ALL), func.max(_t.last_at).label("last_at")]
+
+
+def _group_keys(session: Session, group: Sequence[str]) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
+    """The group columns over (decision_tally, decision): trainee_id, category or week."""
+    tally = {"trainee_id": _t.trainee_id, "category": _t.category, "week": _t.week_start.label("week")}
+    dec = {"trainee_id": _d.trainee_id, "category": _d.category, "week": _week_start(session)}
+    return [tally[g] for g in group], [dec[g] for g in group]
+
+
+def _tally_query(session: Session, scope: Scope, group: Sequence[str], *, core_only: bool = False) -> Select[Any]:
+    """Tallies per group for the scope: the tallies of its whole weeks plus the decisions of its
+    partial weeks (see Scope.split), added up in the database."""
+    weeks, edges = scope.split()
+    tally_keys, dec_keys = _group_keys(session, group)
+    parts: list[Select[Any]] = []
+    if weeks is not None:
+        parts.append(select(*tally_keys, *_tally_columns(core_only=core_only)).where(*weeks))
+    if edges is not None:
+        parts.append(select(*dec_keys, *_count_columns(core_only=core_only)).where(*edges))
+    if len(parts) == 1:
+        query = parts[0]
+        return query.group_by(*(tally_keys if weeks is not None else dec_keys)) if group else query
+    for i, keys in enumerate((tally_keys, dec_keys)):
+        if group:
+            parts[i] = parts[i].group_by(*keys)
+    both = union_all(*parts).subquery()
+    names = _CORE if core_only else _ALL
+    columns = [func.sum(both.c[c]).label(c) for c in names]
+    if not core_only:
+        columns.append(func.max(both.c.last_at).label("last_at"))
+    keys = [both.c[g] for g in group]
+    query = select(*keys, *columns)
+    return query.group_by(*keys) if keys else query
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -257,14 +353,10 @@ def _medians(session: Session, scope: Scope, group: list[str]) -> dict[tuple[Any
 
 
 def _grouped(
-    session: Session, scope: Scope, group: list[str], *, with_median: bool, extra: Sequence[ColumnElement[Any]] = ()
+    session: Session, scope: Scope, group: list[str], *, with_median: bool
 ) -> list[tuple[tuple[Any, ...], Counts, float | None, RowMapping]]:
-    """One GROUP BY over `decision` for `scope`; returns (group key, counts, median ms, raw row)."""
-    keys = [_d[g] for g in group]
-    query = select(*keys, *_count_columns(), *extra).where(*scope.where())
-    if keys:
-        query = query.group_by(*keys)
-    rows = [r for r in session.execute(query).mappings() if r["n"]]
+    """Tallies per group for `scope`; returns (group key, counts, median ms, raw row)."""
+    rows = [r for r in session.execute(_tally_query(session, scope, group)).mappings() if r["n"]]
     medians = _medians(session, scope, group) if with_median and rows else {}
     out = []
     for row in rows:
@@ -336,9 +428,7 @@ def _aware(value: datetime | str | None) -> datetime | None:
 def unit_summary(session: Session, unit: Unit, scope: Scope) -> UnitSummary:
     """Every trainee of the unit (also those without decisions yet, and former members who decided
     in this unit) with their tallies, median time and last activity."""
-    grouped = _grouped(
-        session, scope, ["trainee_id"], with_median=True, extra=[func.max(_d.created_at).label("last_at")]
-    )
+    grouped = _grouped(session, scope, ["trainee_id"], with_median=True)
     members = {u.id: u for u in unit_trainees(session, scope.unit_id)} if scope.trainee_id is None else {}
     decided = {key[0]: (counts, median, row) for key, counts, median, row in grouped}
     missing = [tid for tid in decided if tid not in members]
@@ -371,9 +461,7 @@ def unit_summary(session: Session, unit: Unit, scope: Scope) -> UnitSummary:
 def trainee_summary(session: Session, scope: Scope, trainee: User) -> TraineeRow:
     """The same figures as one row of the unit table, for the drill-down page."""
     scoped = replace(scope, trainee_id=trainee.id)
-    grouped = _grouped(
-        session, scoped, ["trainee_id"], with_median=True, extra=[func.max(_d.created_at).label("last_at")]
-    )
+    grouped = _grouped(session, scoped, ["trainee_id"], with_median=True)
     counts, median, last = Counts(), None, None
     if grouped:
         _key, counts, median, raw = grouped[0]
@@ -541,13 +629,18 @@ def category_breakdown(session: Session, scope: Scope) -> CategoryBreakdown:
 def _week_start(session: Session) -> ColumnElement[Any]:
     """Monday of the decision's (UTC) week, bucketed by the database itself.
 
-    On PostgreSQL the expression matches the statistics object of migration 0004 (st_decision_week),
-    which lets the planner expect a few dozen weeks and hash-aggregate in parallel: keep them equal.
+    Must equal migration 0006's WEEK (the week the trigger files each decision's tally under): the
+    partial weeks at the edges of a time window are bucketed here, the whole weeks there. On
+    PostgreSQL it also matches the statistics object of migration 0004 (st_decision_week).
     """
     if _is_postgres(session):
         return cast(func.date_trunc("week", func.timezone("UTC", _d.created_at)), _date_type()).label("week")
     # SQLite: 'weekday 0' moves to the coming Sunday (or stays on one); 6 days back is its Monday.
-    return func.date(_d.created_at, literal_column("'weekday 0'"), literal_column("'-6 days'")).label("week")
+    # Only the stored text's date part: SQLite's date functions round times to milliseconds, which
+    # would move Sunday 23:59:59.9996 into the next week.
+    return func.date(
+        func.substr(_d.created_at, 1, 10), literal_column("'weekday 0'"), literal_column("'-6 days'")
+    ).label("week")
 
 
 def _date_type() -> Any:
@@ -565,14 +658,12 @@ class TrendPoint:
 
 
 def weekly_trend(session: Session, scope: Scope) -> list[TrendPoint]:
-    week = _week_start(session)
-    query = select(week, *_count_columns(core_only=True)).where(*scope.where()).group_by(week).order_by(week)
     points = []
-    for row in session.execute(query).mappings():
+    for row in session.execute(_tally_query(session, scope, ["week"], core_only=True)).mappings():
         raw = row["week"]
         wk = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
         points.append(TrendPoint(week=wk, counts=Counts.from_row(row)))
-    return points
+    return sorted(points, key=lambda p: p.week)
 
 
 @dataclass(frozen=True)
