@@ -65,8 +65,9 @@ def _case_response(
     status_code: int = 200,
     form: screens.FormState | None = None,
     notice: str | None = None,
+    loaded: screens.LoadedCase | None = None,
 ) -> Response:
-    screen = screens.case_screen(session, attempt, viewer=principal.user, form=form, notice=notice)
+    screen = screens.case_screen(session, attempt, viewer=principal.user, form=form, notice=notice, loaded=loaded)
     return render(request, CASE_TEMPLATE, {"screen": screen, "title": screen.heading},
                   block="case", status_code=status_code)
 
@@ -123,12 +124,14 @@ def practice_next(session: SessionDep, principal: TraineeDep) -> Response:
 
 @router.get("/attempts/{attempt_id:int}", dependencies=[Depends(ALLOW_CASE_VIEWERS)])
 def case_page(request: Request, session: SessionDep, principal: ViewerDep, attempt_id: int) -> Response:
-    attempt = session.get(CaseAttempt, attempt_id)
-    if attempt is None:
+    # One query for the attempt (without its stored case), decision, pre-alert and drill; access
+    # is checked on every request before any cached body is used.
+    loaded = screens.load_case(session, attempt_id)
+    if loaded is None:
         raise HTTPException(status_code=404, detail="No such case.")
-    if not screens.may_view(session, attempt, principal.user):
+    if not screens.may_view(session, loaded.attempt, principal.user, decided=loaded.decision is not None):
         raise HTTPException(status_code=403, detail="You cannot open this case.")
-    return _case_response(request, session, principal, attempt)
+    return _case_response(request, session, principal, loaded.attempt, loaded=loaded)
 
 
 @router.post("/attempts/{attempt_id:int}/independent", dependencies=[Depends(ALLOW_TRAINEE)])

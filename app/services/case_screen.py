@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlmodel import Session
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, func, select
 
 from app.charts import (
     FEEDBACK_WINDOW_MIN,
@@ -38,12 +40,11 @@ from app.services.attempts import (
     answer_of,
     can_view,
     decision_for,
-    drill_progress,
-    practice_progress,
-    pre_alert_for,
     view_of,
 )
+from app.services.case_fragments import CaseBody, body_cache, fragment_key
 from app.services.dealing import PRACTICE_SIZE, practice_round_of
+from app.templating import templates
 from simulator import CATEGORIES
 from simulator.case import Assessment, CaseAnswer, LabSeries, OutcomeCriterion, Series, TraineeView
 from simulator.vocab import LABS
@@ -54,14 +55,22 @@ __all__ = [
     "Feedback",
     "FormState",
     "LabRow",
+    "LoadedCase",
     "QuestionPage",
     "VitalChart",
+    "case_body",
     "case_screen",
     "feedback_page",
+    "load_case",
     "may_view",
     "question_page",
+    "render_body",
     "set_context",
 ]
+
+ALERT_TEMPLATE = "partials/triage/alert.html"
+BODY_TEMPLATE = "partials/triage/case_body.html"
+FEEDBACK_TEMPLATE = "partials/triage/feedback_body.html"
 
 # Scale-2 patients (documented hypercapnic failure) have a prescribed 88–92% target
 # (clinical-reference §1.1), so their chart shades that band instead of ≥ 96%.
@@ -442,8 +451,7 @@ class CaseScreen:
     next_url: str | None  # POST target for "next case"; None when the set is done or read-only
     read_only: bool
     owner_name: str | None
-    page: QuestionPage
-    feedback: Feedback | None
+    body: CaseBody  # the immutable middle of the page, rendered once per attempt and state
     pre_alert: PreAlertJudgement | None
     form: FormState
     notice: str | None
@@ -453,18 +461,50 @@ class CaseScreen:
     confidence_max: int = CONFIDENCE_MAX
 
 
-def may_view(session: Session, attempt: CaseAttempt, viewer: User) -> bool:
-    owner = session.get(User, attempt.trainee_id)
+@dataclass(frozen=True)
+class LoadedCase:
+    """An attempt with what decides its page: decision, pre-alert judgement, drill."""
+
+    attempt: CaseAttempt
+    decision: Decision | None
+    pre_alert: PreAlertJudgement | None
+    drill: Drill | None
+
+
+def load_case(session: Session, attempt_id: int) -> LoadedCase | None:
+    """The attempt, its decision, pre-alert judgement and drill in one query.
+
+    The stored case (view and answer JSON) is deferred: a page served from the body cache never
+    reads it, and the answer is only read when a decided body is rendered.
+    """
+    stmt = (
+        select(CaseAttempt, Decision, PreAlertJudgement, Drill)
+        .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
+        .outerjoin(PreAlertJudgement, col(PreAlertJudgement.attempt_id) == CaseAttempt.id)
+        .outerjoin(Drill, col(Drill.id) == CaseAttempt.drill_id)
+        .where(CaseAttempt.id == attempt_id)
+        .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
+    )
+    row = session.exec(stmt).first()
+    if row is None:
+        return None
+    attempt, decision, pre, drill = row
+    return LoadedCase(attempt, decision, pre, drill)
+
+
+def may_view(session: Session, attempt: CaseAttempt, viewer: User, *, decided: bool | None = None) -> bool:
+    """Whether `viewer` may open the case (see `can_view`); `decided` saves a query when known."""
+    owner = viewer if viewer.id == attempt.trainee_id else session.get(User, attempt.trainee_id)
     if owner is None:
         return False
-    decided = decision_for(session, attempt.id or 0) is not None
+    if decided is None:
+        decided = decision_for(session, attempt.id or 0) is not None
     return can_view(attempt, viewer=viewer, owner=owner, decided=decided)
 
 
-def _set_info(session: Session, attempt: CaseAttempt) -> tuple[str, str, str, str | None, int]:
+def _set_info(attempt: CaseAttempt, drill: Drill | None) -> tuple[str, str, str, str | None, int]:
     """(set title, set url, position label, next-case POST url, cases in set)."""
     if attempt.drill_id is not None:
-        drill = session.get(Drill, attempt.drill_id)
         n = drill.n_cases if drill else 0
         title = drill.title if drill else "Drill"
         return title, f"/drills/{attempt.drill_id}", f"Case {attempt.position + 1} of {n}", \
@@ -474,6 +514,69 @@ def _set_info(session: Session, attempt: CaseAttempt) -> tuple[str, str, str, st
     return f"Practice round {round_no + 1}", f"/practice?round={round_no}", label, "/practice/next", PRACTICE_SIZE
 
 
+def _state(attempt: CaseAttempt, decision: Decision | None, pre: PreAlertJudgement | None) -> str:
+    if decision is not None:
+        return "decided"
+    if attempt.independent_first and pre is None:
+        return "pre-alert"
+    return "deciding"
+
+
+class _BodyScreen:
+    """What the trainee partials read from `screen` when a body is rendered (no request state)."""
+
+    def __init__(self, page: QuestionPage, pre_alert: PreAlertJudgement | None) -> None:
+        self.page = page
+        self.pre_alert = pre_alert
+
+
+def render_body(
+    attempt: CaseAttempt, state: str, decision: Decision | None, pre: PreAlertJudgement | None
+) -> CaseBody:
+    """Render the immutable middle of the page from the stored case (a cache miss).
+
+    Only the "decided" state reads the answer, and only with its decision in hand.
+    """
+    view = view_of(attempt)
+    feedback: Feedback | None = None
+    if state == "decided":
+        if decision is None:
+            raise ValueError("a decided body needs its decision")
+        feedback = feedback_page(view, answer_of(attempt), decision, pre)
+        page = feedback.page
+    else:
+        page = question_page(view, show_alert=state != "pre-alert")
+    env = templates.env
+    ctx = {"v": view, "screen": _BodyScreen(page, pre), "fb": feedback}
+    alert = Markup(env.get_template(ALERT_TEMPLATE).render(ctx)) if page.show_alert else None  # noqa: S704
+    data = Markup(env.get_template(BODY_TEMPLATE).render(ctx))  # noqa: S704 - autoescaped templates
+    fb_markup = Markup(env.get_template(FEEDBACK_TEMPLATE).render(ctx)) if feedback else None  # noqa: S704
+    return CaseBody(
+        alert=alert,
+        data=data,
+        feedback=fb_markup,
+        fired=view.alert.fired,
+        time_of_day=view.decision_time_of_day,
+        history_hours=view.history_hours,
+        title=feedback.answer.explanation.title if feedback else None,
+    )
+
+
+def case_body(
+    attempt: CaseAttempt, state: str, decision: Decision | None, pre: PreAlertJudgement | None
+) -> CaseBody:
+    """The page's immutable middle from the worker's cache, rendered on a miss.
+
+    Callers check access first. The key names the attempt, the state, the decision and the
+    pre-alert judgement (both append-only), so a body is only ever served for the attempt, and
+    the decision, it was rendered from.
+    """
+    if attempt.id is None:
+        return render_body(attempt, state, decision, pre)
+    key = fragment_key(attempt, state, decision, pre)
+    return body_cache.get_or_render(key, lambda: render_body(attempt, state, decision, pre))
+
+
 def case_screen(
     session: Session,
     attempt: CaseAttempt,
@@ -481,26 +584,18 @@ def case_screen(
     viewer: User,
     form: FormState | None = None,
     notice: str | None = None,
+    loaded: LoadedCase | None = None,
 ) -> CaseScreen:
     """Assemble the case page. The answer is read only when a decision is stored."""
-    view = view_of(attempt)
-    decision = decision_for(session, attempt.id or 0)
-    pre = pre_alert_for(session, attempt.id or 0)
+    if loaded is None or loaded.attempt is not attempt:
+        loaded = load_case(session, attempt.id or 0) or LoadedCase(attempt, None, None, None)
+    decision, pre = loaded.decision, loaded.pre_alert
     read_only = viewer.id != attempt.trainee_id
-    set_title, set_url, position_label, next_url, n_cases = _set_info(session, attempt)
-    feedback: Feedback | None = None
-    if decision is not None:
-        state = "decided"
-        feedback = feedback_page(view, answer_of(attempt), decision, pre)
-        page = feedback.page
-        if _set_done(session, attempt, n_cases):
-            next_url = None
-    elif attempt.independent_first and pre is None:
-        state = "pre-alert"
-        page = question_page(view, show_alert=False)
-    else:
-        state = "deciding"
-        page = question_page(view, show_alert=True)
+    set_title, set_url, position_label, next_url, n_cases = _set_info(attempt, loaded.drill)
+    state = _state(attempt, decision, pre)
+    body = case_body(attempt, state, decision, pre)
+    if state == "decided" and not read_only and _set_done(session, attempt, loaded.drill, n_cases):
+        next_url = None
     owner = session.get(User, attempt.trainee_id) if read_only else None
     return CaseScreen(
         attempt=attempt,
@@ -512,8 +607,7 @@ def case_screen(
         next_url=None if read_only else next_url,
         read_only=read_only,
         owner_name=owner.display_name if owner else None,
-        page=page,
-        feedback=feedback,
+        body=body,
         pre_alert=pre,
         form=form or FormState(),
         notice=notice,
@@ -522,16 +616,31 @@ def case_screen(
     )
 
 
-def _set_done(session: Session, attempt: CaseAttempt, n_cases: int) -> bool:
-    """Whether every case of the attempt's drill or practice round is decided."""
-    if attempt.drill_id is None:
-        round_no = practice_round_of(attempt.position)
-        _, progress = practice_progress(session, trainee_id=attempt.trainee_id, round_no=round_no)
-        return progress.complete
-    drill = session.get(Drill, attempt.drill_id)
-    if drill is None:
+def _set_done(session: Session, attempt: CaseAttempt, drill: Drill | None, n_cases: int) -> bool:
+    """Whether every case of the attempt's drill or practice round is decided (one COUNT)."""
+    if attempt.drill_id is not None and drill is None:
         return False
-    return drill_progress(session, drill=drill, trainee_id=attempt.trainee_id).n_decided >= n_cases
+    in_set: tuple[ColumnElement[bool], ...]
+    if attempt.drill_id is None:
+        first = practice_round_of(attempt.position) * PRACTICE_SIZE
+        in_set = (
+            col(CaseAttempt.drill_id).is_(None),
+            col(CaseAttempt.position) >= first,
+            col(CaseAttempt.position) < first + PRACTICE_SIZE,
+        )
+    else:
+        in_set = (
+            col(CaseAttempt.drill_id) == attempt.drill_id,
+            col(CaseAttempt.position) >= 0,
+            col(CaseAttempt.position) < n_cases,
+        )
+    decided = session.exec(
+        select(func.count())
+        .select_from(Decision)
+        .join(CaseAttempt, col(CaseAttempt.id) == Decision.attempt_id)
+        .where(CaseAttempt.trainee_id == attempt.trainee_id, *in_set)
+    ).one()
+    return int(decided) >= n_cases
 
 
 @dataclass(frozen=True)
