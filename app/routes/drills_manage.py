@@ -15,10 +15,11 @@ from app.services.drills import (
     DrillError,
     DrillForm,
     cohort_choices,
-    create_drill,
+    create_drills,
     drill_progress,
     drill_visible_to,
     list_drills,
+    parse_created,
     spec_summary,
     trainee_progress,
 )
@@ -42,7 +43,8 @@ async def drill_form(request: Request) -> DrillForm:
 
     return DrillForm(
         title=one("title"),
-        cohort_id=one("cohort_id"),
+        # `cohort_id` is the single select this form used to have; still accepted.
+        cohort_ids=[v for name in ("cohort_ids", "cohort_id") for v in form.getlist(name) if isinstance(v, str)],
         source=one("source", "scenarios"),
         scenario_ids=[v for v in form.getlist("scenario_ids") if isinstance(v, str)],
         weights={slug: one(f"weight-{slug}") for slug in CATEGORIES},
@@ -67,19 +69,28 @@ def _form_context(session: SessionDep, principal: Principal, form: DrillForm, er
 
 
 @router.get("")
-def drills(request: Request, session: SessionDep, principal: Educator, created: int | None = None) -> Response:
-    """Drills of the educator's unit (all units for admins), newest first, with completion."""
+def drills(request: Request, session: SessionDep, principal: Educator, created: str | None = None) -> Response:
+    """Drills of the educator's unit (all units for admins), newest first, with completion.
+
+    `created` lists the drills just made ("7" or "7,8", one per cohort) for the confirmation.
+    """
+    rows = list_drills(session, principal.user)
+    created_ids = parse_created(created)
     return render(
         request,
         "pages/educator/drills.html",
-        {"title": "Drills", "rows": list_drills(session, principal.user), "created": created,
+        {"title": "Drills", "rows": rows, "created": created_ids,
+         "created_rows": [p for p in rows if p.drill.id in created_ids],
          "describe": spec_summary, "modes": MODES},
     )
 
 
 @router.get("/new")
 def new_drill(request: Request, session: SessionDep, principal: Educator) -> Response:
-    return render(request, FORM, _form_context(session, principal, DrillForm(), {}))
+    cohorts = cohort_choices(session, principal.user)
+    # With a single cohort to choose from, it is already ticked.
+    form = DrillForm(cohort_ids=[str(cohorts[0].id)] if len(cohorts) == 1 else [])
+    return render(request, FORM, _form_context(session, principal, form, {}))
 
 
 @router.post("")
@@ -89,13 +100,13 @@ def create(
     principal: Educator,
     form: Annotated[DrillForm, Depends(drill_form)],
 ) -> Response:
-    """Create and assign the drill, or re-show the form (422) with every problem marked."""
+    """Create the drill for every chosen cohort, or re-show the form (422) with every problem marked."""
     try:
-        drill = create_drill(session, user=principal.user, form=form)
+        created = create_drills(session, user=principal.user, form=form)
     except DrillError as err:
         return render(request, FORM, _form_context(session, principal, form, err.errors), block="drill_form",
                       status_code=422)
-    target = f"/manage/drills?created={drill.id}"
+    target = "/manage/drills?created=" + ",".join(str(d.id) for d in created)
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)

@@ -1,7 +1,8 @@
 """Creating drills and counting how far each cohort has got with them.
 
-Educators assign drills to cohorts of their own unit (admins to any cohort). The
-spec written here is exactly what the dealer reads (`app/services/dealing.py`):
+Educators assign drills to cohorts of their own unit (admins to any cohort). One
+form may assign the same drill to several cohorts: that stores one `Drill` row per
+cohort (each with its own completion), all in one transaction. The spec written here is exactly what the dealer reads (`app/services/dealing.py`):
 `{"scenario_ids": [...]}` or `{"categories": {slug: weight}}`. Every problem with
 the form is collected and returned together, so the educator fixes them in one go.
 """
@@ -30,10 +31,11 @@ __all__ = [
     "DrillProgress",
     "TraineeProgress",
     "cohort_choices",
-    "create_drill",
+    "create_drills",
     "drill_progress",
     "drill_visible_to",
     "list_drills",
+    "parse_created",
     "spec_summary",
     "trainee_progress",
 ]
@@ -58,7 +60,7 @@ class DrillForm:
     """The drill form as typed (strings), so a refused form is shown back unchanged."""
 
     title: str = ""
-    cohort_id: str = ""
+    cohort_ids: list[str] = field(default_factory=list)
     source: str = "scenarios"  # scenarios | categories
     scenario_ids: list[str] = field(default_factory=list)
     weights: dict[str, str] = field(default_factory=dict)
@@ -113,13 +115,17 @@ def _validate(session: Session, user: User, form: DrillForm, today: date) -> tup
         errors["title"] = "Keep the title to 200 characters or fewer."
     values["title"] = title
 
-    allowed = {c.id for c in cohort_choices(session, user)}
-    cohort_id = _int_in(form.cohort_id, 1, 2**31 - 1)
+    allowed = [c.id for c in cohort_choices(session, user)]
+    typed = {raw.strip() for raw in form.cohort_ids if raw.strip()}
+    picked = {_int_in(raw, 1, 2**31 - 1) for raw in typed}
     if not allowed:
-        errors["cohort_id"] = "Your account is not linked to a unit with cohorts; ask an administrator."
-    elif cohort_id is None or cohort_id not in allowed:
-        errors["cohort_id"] = "Choose a cohort from your unit."
-    values["cohort_id"] = cohort_id
+        errors["cohort_ids"] = "Your account is not linked to a unit with cohorts; ask an administrator."
+    elif not typed:
+        errors["cohort_ids"] = "Choose at least one cohort."
+    elif not picked <= set(allowed):
+        errors["cohort_ids"] = "Choose only cohorts of your unit."
+    # In the order the form lists them, each once.
+    values["cohort_ids"] = [c for c in allowed if c in picked]
 
     published = latest_versions(session)
     if form.source == "scenarios":
@@ -184,34 +190,56 @@ def _validate(session: Session, user: User, form: DrillForm, today: date) -> tup
     return values, errors
 
 
-def create_drill(session: Session, *, user: User, form: DrillForm, today: date | None = None) -> Drill:
-    """Validate the whole form and store the drill with an audit entry; raises DrillError."""
+def create_drills(session: Session, *, user: User, form: DrillForm, today: date | None = None) -> list[Drill]:
+    """Validate the whole form and store one drill per chosen cohort, all or none; raises DrillError.
+
+    The drills share every setting; each gets its own audit entry naming the others
+    created with it, so the audit trail shows they were assigned together.
+    """
     values, errors = _validate(session, user, form, today or utcnow().date())
     if errors:
         raise DrillError(errors)
-    drill = Drill(
-        title=values["title"],
-        cohort_id=values["cohort_id"],
-        created_by=user.id,
-        spec=values["spec"],
-        n_cases=values["n_cases"],
-        mode=values["mode"],
-        no_alert_share=values["no_alert_share"],
-        due_at=values["due_at"],
-    )
-    session.add(drill)
-    session.flush()
-    session.add(
-        AuditEvent(
-            actor_id=user.id,
-            action="drill.create",
-            target=f"drill:{drill.id}",
-            detail={"cohort_id": drill.cohort_id, "spec": drill.spec, "n_cases": drill.n_cases},
+    drills = [
+        Drill(
+            title=values["title"],
+            cohort_id=cohort_id,
+            created_by=user.id,
+            spec=values["spec"],
+            n_cases=values["n_cases"],
+            mode=values["mode"],
+            no_alert_share=values["no_alert_share"],
+            due_at=values["due_at"],
         )
-    )
-    session.commit()
-    session.refresh(drill)
-    return drill
+        for cohort_id in values["cohort_ids"]
+    ]
+    try:
+        session.add_all(drills)
+        session.flush()
+        together = [d.id for d in drills]
+        for drill in drills:
+            detail: dict[str, Any] = {"cohort_id": drill.cohort_id, "spec": drill.spec, "n_cases": drill.n_cases}
+            if len(drills) > 1:
+                detail["assigned_with"] = [i for i in together if i != drill.id]
+            session.add(
+                AuditEvent(actor_id=user.id, action="drill.create", target=f"drill:{drill.id}", detail=detail)
+            )
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    for drill in drills:
+        session.refresh(drill)
+    return drills
+
+
+def parse_created(raw: str | None) -> list[int]:
+    """Drill ids from the `created=` confirmation parameter ("7" or "7,8"); junk is ignored."""
+    out: list[int] = []
+    for part in (raw or "").split(",")[:50]:
+        value = _int_in(part, 1, 2**31 - 1)
+        if value is not None and value not in out:
+            out.append(value)
+    return out
 
 
 @dataclass(frozen=True)

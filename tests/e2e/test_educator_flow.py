@@ -32,6 +32,12 @@ def _log_in(browser: Browser, base_url: str, username: str, *, javascript: bool 
     return page
 
 
+def _fresh_copy(scenario_id: str) -> str:
+    """The COPD example as a new scenario: its own id, and version 1 whatever the example's version is."""
+    text = COPD.read_text(encoding="utf-8").replace("id: copd-hypercapnic-baseline", f"id: {scenario_id}", 1)
+    return re.sub(r"^version: \d+$", "version: 1", text, count=1, flags=re.MULTILINE)
+
+
 def _upload(name: str, text: str) -> FilePayload:
     return {"name": name, "mimeType": "text/yaml", "buffer": text.encode("utf-8")}
 
@@ -50,7 +56,7 @@ def _summary_decisions(page: Page) -> int:
 
 def test_upload_fix_publish_assign_complete_and_report(browser: Browser, live_server: str) -> None:
     scenario_id = f"e2e-copd-{secrets.token_hex(3)}"
-    good = COPD.read_text(encoding="utf-8").replace("id: copd-hypercapnic-baseline", f"id: {scenario_id}", 1)
+    good = _fresh_copy(scenario_id)
     bad = good.replace("expected_action: dismiss", "expected_action: dismis", 1)
     error_line = next(i for i, line in enumerate(bad.split("\n"), 1) if line.startswith("expected_action:"))
 
@@ -95,7 +101,8 @@ def test_upload_fix_publish_assign_complete_and_report(browser: Browser, live_se
     expect(educator.locator("#form-errors")).to_contain_text("Give the drill a title")
     _assert_accessible(educator, "the drill form with errors")
     educator.fill("#title", title)
-    educator.select_option("#cohort_id", label="7B nurses")
+    cohorts = educator.get_by_role("group", name="Cohorts")
+    cohorts.get_by_role("checkbox", name="7B nurses", exact=True).check()
     educator.locator(f'input[name="scenario_ids"][value="{scenario_id}"]').check()
     educator.fill("#n_cases", "2")
     educator.fill("#no_alert_pct", "0")
@@ -138,7 +145,7 @@ def test_upload_fix_publish_assign_complete_and_report(browser: Browser, live_se
 def test_editor_works_without_javascript(browser: Browser, live_server: str) -> None:
     """The same upload, fix and publish with scripts off: full pages instead of swaps."""
     scenario_id = f"e2e-nojs-{secrets.token_hex(3)}"
-    good = COPD.read_text(encoding="utf-8").replace("id: copd-hypercapnic-baseline", f"id: {scenario_id}", 1)
+    good = _fresh_copy(scenario_id)
     bad = good.replace("  age: [66, 82]", "  age: [82, 66]", 1)
     error_line = next(i for i, line in enumerate(bad.split("\n"), 1) if line.startswith("  age:"))
 
