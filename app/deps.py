@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
@@ -27,7 +29,57 @@ PRE_SESSION_COOKIE = "alertdrill_pre"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 1024 * 1024
 
-SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class LazySession:
+    """The request's database session, opened on first use (a hello-world or a GET that
+    fails its role check early never opens one).
+
+    The session comes from `get_session` or the app's override of it (tests), so the
+    CSRF check, the signed-in user and the route all share one session and connection.
+    """
+
+    def __init__(self, provider: Callable[[], Generator[Session, None, None]]) -> None:
+        self._provider = provider
+        self._gen: Generator[Session, None, None] | None = None
+        self._session: Session | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._gen is not None
+
+    def get(self) -> Session:
+        if self._session is None:
+            self._gen = self._provider()
+            self._session = next(self._gen)  # Session(engine): no I/O until the first query
+        return self._session
+
+    def close(self) -> None:
+        gen, self._gen, self._session = self._gen, None, None
+        if gen is not None:
+            gen.close()  # runs the provider's teardown (session.close())
+
+
+async def lazy_session(request: Request) -> AsyncIterator[LazySession]:
+    holder = LazySession(request.app.dependency_overrides.get(get_session, get_session))
+    try:
+        yield holder
+    finally:
+        if holder.opened:
+            # Closing may talk to the database (rollback, return to the pool): a thread,
+            # with its own limiter so a full threadpool cannot hold a connection hostage.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(holder.close, limiter=anyio.CapacityLimiter(1))
+
+
+LazySessionDep = Annotated[LazySession, Depends(lazy_session)]
+
+
+async def request_session(lazy: LazySessionDep) -> Session:
+    return lazy.get()
+
+
+SessionDep = Annotated[Session, Depends(request_session)]
 
 
 class NotAuthenticated(Exception):
@@ -59,6 +111,7 @@ def pre_session_csrf(request: Request) -> str:
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    """The signed-in user, looked up once per request (blocking: call from a thread)."""
     if hasattr(request.state, "principal"):
         cached: Principal | None = request.state.principal
         return cached
@@ -68,7 +121,17 @@ def optional_principal(request: Request, session: SessionDep) -> Principal | Non
     return principal
 
 
-def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def request_principal(request: Request, lazy: LazySessionDep) -> Principal | None:
+    """`optional_principal` for async callers: no thread hop once the request has it."""
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
+    # A thread, not the event loop: this may wait for a pooled connection, and a worker
+    # whose loop blocks there cannot hand connections back (a 30 s stall under load).
+    return await run_in_threadpool(optional_principal, request, lazy.get())
+
+
+async def current_principal(principal: Annotated[Principal | None, Depends(request_principal)]) -> Principal:
     if principal is None:
         raise NotAuthenticated()
     return principal
@@ -83,7 +146,7 @@ class Allow:
     def __init__(self, *roles: str) -> None:
         self.roles = frozenset(roles)
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
         if principal.role not in self.roles:
             raise HTTPException(status_code=403, detail="Your role cannot open this page.")
         return principal
@@ -95,7 +158,7 @@ class Allow:
 class _Public:
     """Marker: the route is deliberately open to anonymous users."""
 
-    def __call__(self) -> None:
+    async def __call__(self) -> None:
         return None
 
 
@@ -117,8 +180,12 @@ def _same_origin(request: Request) -> bool:
     return parts.netloc == request.headers.get("host", request.url.netloc)
 
 
-async def csrf_protect(request: Request, session: SessionDep) -> None:
-    """Unsafe methods need the session's token in a header (htmx) or form field."""
+async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
+    """Unsafe methods need the session's token in a header (htmx) or form field.
+
+    Safe methods return at once: the database session stays unopened unless the route
+    itself needs it.
+    """
     if request.method not in UNSAFE_METHODS:
         return
     if not _same_origin(request):
@@ -137,9 +204,7 @@ async def csrf_protect(request: Request, session: SessionDep) -> None:
             form = await request.form()
             value = form.get("csrf_token")
             sent = value if isinstance(value, str) else None
-    # A thread, not the event loop: this may wait for a pooled connection, and a worker
-    # whose loop blocks there cannot hand connections back (a 30 s stall under load).
-    principal = await run_in_threadpool(optional_principal, request, session)
+    principal = await request_principal(request, lazy)
     expected = principal.session.csrf_token if principal and principal.session else pre_session_csrf(request)
     if not sent or not secrets.compare_digest(sent, expected):
         raise HTTPException(status_code=403, detail="The form expired or was not sent by this site. Reload and try again.")

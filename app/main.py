@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -14,7 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, OperationalError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import URL, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import get_settings
 from app.core.logging import configure_logging
@@ -66,6 +66,59 @@ class PoolSizedConcurrency:
             await self.app(scope, receive, send)
 
 
+class AccessLogAndHeaders:
+    """Security headers and an X-Request-ID on every response, and one JSON log line per request.
+
+    A plain ASGI middleware (not `@app.middleware("http")`, whose BaseHTTPMiddleware runs the
+    app in a separate task and copies the response through memory streams on every request).
+    The request id is the client's `X-Request-ID` if it sent one, else a new random one.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = ""
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                request_id = value.decode("latin-1")
+                break
+        request_id = request_id or uuid.uuid4().hex[:16]
+        vendor = scope["path"].startswith("/static/vendor/")
+        status = 500  # if the app fails before it answers
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+                if vendor:
+                    headers["Cache-Control"] = "public, max-age=31536000, immutable"
+                headers["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": URL(scope=scope).path,
+                        "status": status,
+                        "ms": round((time.perf_counter() - start) * 1000, 1),
+                    },
+                )
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
@@ -86,29 +139,7 @@ def create_app() -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
 
-    @app.middleware("http")
-    async def access_log_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        if request.url.path.startswith("/static/vendor/"):
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        response.headers["X-Request-ID"] = request_id
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - start) * 1000, 1),
-            },
-        )
-        return response
+    app.add_middleware(AccessLogAndHeaders)
 
     # Outermost of the app's own middleware; make_engine gives every pool db_pool_size
     # connections plus as many again in overflow.

@@ -6,6 +6,8 @@ gets pre-ping so a restarted server or a killed backend costs one retry, not a 5
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -17,12 +19,79 @@ from sqlmodel import Session, create_engine
 
 from app.core.config import get_settings
 
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+class _WriterQueue:
+    """SQLite has one writer: the worker's writers wait for it here, in turn.
+
+    A `BEGIN IMMEDIATE` that finds the database locked polls with growing sleeps (1 ms up
+    to 100 ms), so under load a late writer often wins and an early one waits several
+    sleeps: the decision's p99 was 10 x its p50. Within one worker, writers queue on a
+    lock instead, taken just before `BEGIN IMMEDIATE` and released just after the
+    transaction's COMMIT or ROLLBACK reaches the database (the dialect's own calls,
+    wrapped, so a waiter never starts while the write lock is still held); only the
+    workers' front writers ever meet SQLite's busy handler. If the lock is not had
+    within the busy timeout, the writer goes on without it and SQLite decides.
+    """
+
+    def __init__(self, *, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._owner: Any = None  # the DBAPI connection holding the lock
+        self.timeout = timeout
+
+    @staticmethod
+    def _dbapi(conn: Any) -> Any:
+        return getattr(conn, "dbapi_connection", conn)
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def acquire(self, conn: Any) -> None:
+        if self._lock.acquire(timeout=self.timeout):
+            self._owner = self._dbapi(conn)
+
+    def release(self, conn: Any) -> None:
+        if self._owner is not None and self._owner is self._dbapi(conn):
+            self._owner = None
+            self._lock.release()
+
+    def install(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self.release(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self.release(dbapi_connection)
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+        # A connection closed or invalidated mid-transaction gives the turn back too.
+        event.listen(engine, "close", lambda dbapi_conn, _rec: self.release(dbapi_conn))
+        event.listen(engine, "invalidate", lambda dbapi_conn, _rec, _exc: self.release(dbapi_conn))
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer_queue(engine: Engine) -> _WriterQueue | None:
+    """The engine's writer queue (SQLite files and memory), None for PostgreSQL."""
+    return _WRITERS.get(engine)
+
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
             pool_pre_ping=False,
             # A file gets a QueuePool sized like PostgreSQL's (the app's concurrency gate
             # counts on it); an in-memory database keeps SQLAlchemy's single-connection pool.
@@ -33,7 +102,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
@@ -43,12 +112,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Write paths ask for IMMEDIATE (see `write_session`): a deferred read
+            # Write paths ask for IMMEDIATE (see `begin_write`): a deferred read
             # that later upgrades to a write can fail with SQLITE_BUSY at once,
             # which busy_timeout cannot wait out.
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode == "IMMEDIATE":
+                writers.acquire(conn.connection)
+            try:
+                conn.exec_driver_sql(f"BEGIN {mode}")
+            except BaseException:
+                writers.release(conn.connection)
+                raise
 
+        writers = _WriterQueue(timeout=SQLITE_BUSY_TIMEOUT_S)
+        writers.install(engine)
+        _WRITERS[engine] = writers
         return engine
     return create_engine(
         url,
@@ -79,7 +157,7 @@ def get_session() -> Iterator[Session]:
                 raise
 
 
-def begin_write(session: Session) -> None:
+def begin_write(session: Session, *, keep_loaded: bool = False) -> None:
     """Call first in a unit of work that will write.
 
     A request has usually read already (the log-in check), leaving a deferred read
@@ -87,8 +165,28 @@ def begin_write(session: Session) -> None:
     another connection wrote meanwhile, which busy_timeout cannot wait out. So end a
     read-only transaction first, then take the write lock up front (BEGIN IMMEDIATE
     waits up to busy_timeout). On PostgreSQL only the first step applies.
+
+    Ending the read transaction expires every loaded object, so the next attribute
+    access reloads it inside the write transaction: what a check-then-write needs.
+    `keep_loaded=True` is for callers that only use what cannot change under them (a
+    case attempt's stored case, the user's id): on SQLite the read transaction ends
+    without expiring anything, and on PostgreSQL (READ COMMITTED: each statement sees
+    the latest commits anyway) the transaction simply carries on, saving the reloads.
     """
+    sqlite = session.get_bind().dialect.name == "sqlite"
     if session.in_transaction() and not (session.new or session.dirty or session.deleted):
-        session.commit()
-    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        if not keep_loaded:
+            session.commit()
+        elif sqlite:
+            commit_keeping_loaded(session)
+    if sqlite and not session.in_transaction():
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def commit_keeping_loaded(session: Session) -> None:
+    """Commit without expiring the session's objects (they already hold what was written)."""
+    session.expire_on_commit, expire = False, session.expire_on_commit
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire

@@ -10,6 +10,7 @@ unique constraint on `decision.attempt_id` settles races.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.core.db import begin_write
+from app.core.db import begin_write, commit_keeping_loaded
 from app.models import AuditEvent, CaseAttempt, Decision, Drill, PreAlertJudgement, ScenarioVersion, User
 from app.models.base import utcnow
 from app.services.dealing import PRACTICE_SIZE, deal_attempt, practice_round_of
@@ -184,6 +185,13 @@ def _settle_existing(existing: Decision, submitted: DecisionInput, key_digest: s
     )
 
 
+def _case_facts(attempt: CaseAttempt) -> tuple[bool, bool, str]:
+    """(deteriorated, alert fired, category) from the stored case, without parsing all of it."""
+    answer = json.loads(attempt.answer_json)
+    view = json.loads(attempt.view_json)
+    return bool(answer["deteriorated"]), bool(view["alert"]["fired"]), str(answer["explanation"]["category"])
+
+
 def record_decision(
     session: Session,
     *,
@@ -200,22 +208,30 @@ def record_decision(
 
     Raises DecisionInvalid (bad form), DecisionRefused (independent judgement still
     due) or DecisionConflict (already decided differently).
+
+    Lean on purpose (it is the trainee's hot path): the attempt and the trainee stay
+    loaded across `begin_write` (a dealt case never changes), the version's category is
+    the only column read from it, the stored case is read as plain JSON for its three
+    facts, and the pre-alert judgement is looked up only where the drill asks for one.
     """
     submitted = DecisionInput.parse(action=action, reason=reason, reason_text=reason_text, confidence=confidence)
     attempt_id = attempt.id or 0
     digest = _key_digest(attempt_id, idempotency_key)
-    begin_write(session)
+    begin_write(session, keep_loaded=True)
     existing = decision_for(session, attempt_id)
     if existing is not None:
-        session.rollback()
-        return _settle_existing(existing, submitted, digest)
-    pre = pre_alert_for(session, attempt_id)
+        try:
+            return _settle_existing(existing, submitted, digest)
+        finally:
+            session.rollback()
+    pre = pre_alert_for(session, attempt_id) if attempt.independent_first else None
     if attempt.independent_first and pre is None:
         session.rollback()
         raise DecisionRefused("Record whether you would escalate before the alert is shown, then decide.")
-    version = session.get(ScenarioVersion, attempt.scenario_version_id)
-    answer = answer_of(attempt)
-    deteriorated = answer.deteriorated
+    category = session.exec(
+        select(ScenarioVersion.category).where(ScenarioVersion.id == attempt.scenario_version_id)
+    ).first()
+    deteriorated, alert_fired, case_category = _case_facts(attempt)
     decided_at = now or utcnow()
     elapsed = decided_at - _as_utc(attempt.started_at)
     decision = Decision(
@@ -224,13 +240,13 @@ def record_decision(
         trainee_id=trainee.id or 0,
         unit_id=trainee.unit_id,
         scenario_version_id=attempt.scenario_version_id,
-        category=version.category if version else answer.explanation.category,
+        category=category or case_category,
         action=submitted.action,
         reason=submitted.reason,
         reason_text=submitted.reason_text,
         confidence=submitted.confidence,
         independent_action=pre.action if pre else None,
-        alert_fired=view_of(attempt).alert.fired,
+        alert_fired=alert_fired,
         deteriorated=deteriorated,
         correct=(submitted.action == "escalate") == deteriorated,
         time_to_decide_ms=max(0, int(elapsed.total_seconds() * 1000)),
@@ -247,14 +263,15 @@ def record_decision(
                 detail={"decision_id": decision.id, "action": decision.action, "correct": decision.correct},
             )
         )
-        session.commit()
+        # Nothing to reload: the decision holds what was written (its id came back with
+        # the INSERT), and the attempt and trainee have not changed.
+        commit_keeping_loaded(session)
     except IntegrityError:
         session.rollback()
         stored = decision_for(session, attempt_id)
         if stored is None:
             raise
         return _settle_existing(stored, submitted, digest)
-    session.refresh(decision)
     return decision, True
 
 
@@ -268,7 +285,7 @@ def record_pre_alert(
     if not attempt.independent_first:
         raise DecisionRefused("This case does not ask for a judgement before the alert.")
     attempt_id = attempt.id or 0
-    begin_write(session)
+    begin_write(session, keep_loaded=True)
     existing = pre_alert_for(session, attempt_id)
     if existing is None:
         judgement = PreAlertJudgement(attempt_id=attempt_id, action=act)
@@ -277,17 +294,16 @@ def record_pre_alert(
             session.flush()
             session.add(AuditEvent(actor_id=trainee.id, action="decision.pre-alert",
                                    target=f"attempt:{attempt_id}", detail={"action": act}))
-            session.commit()
-            session.refresh(judgement)
+            commit_keeping_loaded(session)  # the judgement holds what was written: no refresh
             return judgement, True
         except IntegrityError:
             session.rollback()
             existing = pre_alert_for(session, attempt_id)
             if existing is None:
                 raise
-    else:
-        session.rollback()
-    if existing.action == act:
+    stored = existing.action
+    session.rollback()
+    if stored == act:
         return existing, False
     raise DecisionConflict("Your judgement before the alert is already recorded and cannot be changed.", existing)
 

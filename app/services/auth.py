@@ -68,11 +68,16 @@ def start_session(session: Session, user: User) -> tuple[str, UserSession]:
 def load_session(session: Session, token: str | None) -> tuple[UserSession, User] | None:
     if not token:
         return None
-    us = session.get(UserSession, token_digest(token))
-    if us is None or _aware(us.expires_at) < datetime.now(UTC):
+    # One round trip for both rows: this runs on every signed-in request and every form post.
+    row = session.exec(
+        select(UserSession, User)
+        .join(User, col(User.id) == col(UserSession.user_id))
+        .where(UserSession.id == token_digest(token))
+    ).first()
+    if row is None:
         return None
-    user = session.get(User, us.user_id)
-    if user is None or not user.is_active:
+    us, user = row
+    if _aware(us.expires_at) < datetime.now(UTC) or not user.is_active:
         return None
     return us, user
 
