@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, bindparam
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.charts import (
     FEEDBACK_WINDOW_MIN,
@@ -471,21 +472,24 @@ class LoadedCase:
     drill: Drill | None
 
 
+# Built once: constructing the statement costs more than running it (a primary-key lookup).
+_LOAD_CASE = (
+    select(CaseAttempt, Decision, PreAlertJudgement, Drill)
+    .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
+    .outerjoin(PreAlertJudgement, col(PreAlertJudgement.attempt_id) == CaseAttempt.id)
+    .outerjoin(Drill, col(Drill.id) == CaseAttempt.drill_id)
+    .where(CaseAttempt.id == bindparam("attempt_id"))
+    .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
+)
+
+
 def load_case(session: Session, attempt_id: int) -> LoadedCase | None:
     """The attempt, its decision, pre-alert judgement and drill in one query.
 
     The stored case (view and answer JSON) is deferred: a page served from the body cache never
     reads it, and the answer is only read when a decided body is rendered.
     """
-    stmt = (
-        select(CaseAttempt, Decision, PreAlertJudgement, Drill)
-        .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
-        .outerjoin(PreAlertJudgement, col(PreAlertJudgement.attempt_id) == CaseAttempt.id)
-        .outerjoin(Drill, col(Drill.id) == CaseAttempt.drill_id)
-        .where(CaseAttempt.id == attempt_id)
-        .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
-    )
-    row = session.exec(stmt).first()
+    row = session.exec(_LOAD_CASE, params={"attempt_id": attempt_id}).first()
     if row is None:
         return None
     attempt, decision, pre, drill = row
@@ -616,30 +620,40 @@ def case_screen(
     )
 
 
-def _set_done(session: Session, attempt: CaseAttempt, drill: Drill | None, n_cases: int) -> bool:
-    """Whether every case of the attempt's drill or practice round is decided (one COUNT)."""
-    if attempt.drill_id is not None and drill is None:
-        return False
-    in_set: tuple[ColumnElement[bool], ...]
-    if attempt.drill_id is None:
-        first = practice_round_of(attempt.position) * PRACTICE_SIZE
-        in_set = (
-            col(CaseAttempt.drill_id).is_(None),
-            col(CaseAttempt.position) >= first,
-            col(CaseAttempt.position) < first + PRACTICE_SIZE,
-        )
-    else:
-        in_set = (
-            col(CaseAttempt.drill_id) == attempt.drill_id,
-            col(CaseAttempt.position) >= 0,
-            col(CaseAttempt.position) < n_cases,
-        )
-    decided = session.exec(
+def _decided_in(*in_set: ColumnElement[bool]) -> SelectOfScalar[int]:
+    return (
         select(func.count())
         .select_from(Decision)
         .join(CaseAttempt, col(CaseAttempt.id) == Decision.attempt_id)
-        .where(CaseAttempt.trainee_id == attempt.trainee_id, *in_set)
-    ).one()
+        .where(CaseAttempt.trainee_id == bindparam("trainee_id"), *in_set)
+    )
+
+
+# Decisions in one drill's positions 0..n-1, or in one practice round's positions [first, last).
+_DECIDED_IN_DRILL = _decided_in(
+    col(CaseAttempt.drill_id) == bindparam("drill_id"),
+    col(CaseAttempt.position) >= 0,
+    col(CaseAttempt.position) < bindparam("n_cases"),
+)
+_DECIDED_IN_ROUND = _decided_in(
+    col(CaseAttempt.drill_id).is_(None),
+    col(CaseAttempt.position) >= bindparam("first"),
+    col(CaseAttempt.position) < bindparam("last"),
+)
+
+
+def _set_done(session: Session, attempt: CaseAttempt, drill: Drill | None, n_cases: int) -> bool:
+    """Whether every case of the attempt's drill or practice round is decided (one COUNT)."""
+    if attempt.drill_id is None:
+        first = practice_round_of(attempt.position) * PRACTICE_SIZE
+        stmt = _DECIDED_IN_ROUND
+        params: dict[str, int] = {"first": first, "last": first + PRACTICE_SIZE}
+    elif drill is None:
+        return False
+    else:
+        stmt = _DECIDED_IN_DRILL
+        params = {"drill_id": attempt.drill_id, "n_cases": n_cases}
+    decided = session.exec(stmt, params={"trainee_id": attempt.trainee_id, **params}).one()
     return int(decided) >= n_cases
 
 
