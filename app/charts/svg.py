@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -111,65 +112,85 @@ class _Frame:
         return float(self.ys([v])[0])
 
 
-def _coords(readings: Sequence[Reading], frame: _Frame) -> list[tuple[float, float] | None]:
-    """Viewbox position of each reading (None where it is missing), scaled in one numpy call."""
-    recorded = [r for r in readings if r.value is not None]
-    xs = frame.xs([r.t_min for r in recorded]).tolist()
-    ys = frame.ys([r.value for r in recorded if r.value is not None]).tolist()
-    positions = iter(zip(xs, ys, strict=True))
-    return [None if r.value is None else next(positions) for r in readings]
+def _texts(values: Sequence[float]) -> list[str]:
+    """``_n`` for many numbers with one formatting call for the lot (the same text, byte for byte:
+    ``"%.1f"`` and ``f"{x:.1f}"`` are the same conversion)."""
+    if not values:
+        return []
+    texts = (("%.1f " * len(values)) % tuple(values)).replace(".0 ", " ").split()
+    if "-0" in texts:
+        texts = ["0" if t == "-0" else t for t in texts]
+    return texts
 
 
-def _line_path(coords: Sequence[tuple[float, float] | None], start: tuple[float, float] | None = None) -> str:
+# A reading's place in the viewBox: (x, y) and the same as coordinate text; None when it is missing.
+_Position = tuple[float, float, str, str] | None
+
+
+def _positions(readings: Sequence[Reading], frame: _Frame) -> list[_Position]:
+    """Viewbox position of each reading, scaled in one numpy call and formatted in one more."""
+    times = [r.t_min for r in readings if r.value is not None]
+    values = [r.value for r in readings if r.value is not None]
+    if not values:
+        return [None] * len(readings)
+    xs = frame.xs(times).tolist()
+    ys = frame.ys(values).tolist()
+    placed = iter(zip(xs, ys, _texts(xs), _texts(ys), strict=True))
+    return [None if r.value is None else next(placed) for r in readings]
+
+
+def _line_path(positions: Sequence[_Position], start: _Position = None) -> str:
     """Path data with a new ``M`` after every missing value, so gaps stay visible as gaps."""
     parts: list[str] = []
     pen_down = False
-    for position in [start, *coords] if start is not None else coords:
+    for position in [start, *positions] if start is not None else positions:
         if position is None:
             pen_down = False
             continue
-        parts.append(f"{'L' if pen_down else 'M'}{_n(position[0])} {_n(position[1])}")
+        parts.append(f"{'L' if pen_down else 'M'}{position[2]} {position[3]}")
         pen_down = True
     return " ".join(parts)
 
 
-def _point(
-    reading: Reading,
-    position: tuple[float, float],
+def _points(
+    readings: Sequence[Reading],
+    positions: Sequence[_Position],
     *,
     y_range: tuple[float, float],
     unit: str,
     decimals: int,
     normal_range: tuple[float, float] | None,
     future: bool,
-) -> str:
-    value = reading.value
-    if value is None:
-        return ""
-    cx, cy = position
-    tip = escape(f"{format_rel_time(reading.t_min)}: {format_value(value, decimals)} {unit}")
-    status = band_status(value, normal_range, decimals)
-    classes = ["chart-pt"]
-    if future:
-        classes.append("chart-pt-future")
-    if status in ("above", "below"):
-        classes.append(f"chart-pt-{status}")
+) -> list[str]:
+    """One marker per recorded reading: a circle, or a triangle on the edge when off the scale."""
     colour = _FUTURE if future else _PAST
-    fill = "#ffffff" if future else colour
+    paint = f'fill="{"#ffffff" if future else colour}" stroke="{colour}" stroke-width="1.5"'
+    base = "chart-pt chart-pt-future" if future else "chart-pt"
+    radius = _n(_POINT_R)
+    unit_text = escape(unit)  # times and numbers need no escaping; the unit is escaped once
     lo, hi = y_range
-    if value > hi or value < lo:
-        # Off the fixed scale: a triangle on the edge pointing the way the value went.
-        classes.append("chart-pt-clipped")
-        d = 1 if value > hi else -1  # 1 = tip upwards
-        shape = (
-            f'<path class="{" ".join(classes)}" d="M{_n(cx - 4)} {_n(cy)} L{_n(cx + 4)} {_n(cy)} '
-            f'L{_n(cx)} {_n(cy - 6 * d)} Z" fill="{fill}" stroke="{colour}" stroke-width="1.5">'
-        )
-        return f"{shape}<title>{tip} (off scale)</title></path>"
-    return (
-        f'<circle class="{" ".join(classes)}" cx="{_n(cx)}" cy="{_n(cy)}" r="{_n(_POINT_R)}" '
-        f'fill="{fill}" stroke="{colour}" stroke-width="1.5"><title>{tip}</title></circle>'
-    )
+    out: list[str] = []
+    for reading, position in zip(readings, positions, strict=True):
+        value = reading.value
+        if position is None or value is None:
+            continue
+        tip = f"{format_rel_time(reading.t_min)}: {format_value(value, decimals)} {unit_text}"
+        status = band_status(value, normal_range, decimals)
+        classes = f"{base} chart-pt-{status}" if status in ("above", "below") else base
+        if value > hi or value < lo:
+            # Off the fixed scale: a triangle on the edge pointing the way the value went.
+            cx, cy, x_text, y_text = position
+            d = 1 if value > hi else -1  # 1 = tip upwards
+            out.append(
+                f'<path class="{classes} chart-pt-clipped" d="M{_n(cx - 4)} {y_text} L{_n(cx + 4)} {y_text} '
+                f'L{x_text} {_n(cy - 6 * d)} Z" {paint}><title>{tip} (off scale)</title></path>'
+            )
+        else:
+            out.append(
+                f'<circle class="{classes}" cx="{position[2]}" cy="{position[3]}" r="{radius}" {paint}>'
+                f"<title>{tip}</title></circle>"
+            )
+    return out
 
 
 def _y_axis(frame: _Frame, *, decimals: int, unit: str) -> list[str]:
@@ -263,6 +284,28 @@ def _legend(frame: _Frame) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=256)
+def _frame_layers(
+    width: float,
+    height: float,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    normal_range: tuple[float, float] | None,
+    decimals: int,
+    unit: str,
+    marks: tuple[Mark, ...],
+) -> tuple[str, str]:
+    """(band, axes and marks; legend): the same for every chart of a vital, so drawn once."""
+    frame = _Frame(width, height, x_range, y_range)
+    back = [
+        *_normal_band(frame, normal_range),
+        *_x_axis(frame),
+        *_y_axis(frame, decimals=decimals, unit=unit),
+        *_marks(frame, marks),
+    ]
+    return "\n".join(back), "\n".join(_legend(frame))
+
+
 def trend_svg(
     times_min: Sequence[float],
     values: Sequence[float | None],
@@ -296,6 +339,9 @@ def trend_svg(
     if (future_times is None) != (future_values is None):
         raise ValueError("pass both future_times and future_values, or neither")
 
+    x_range = (x_range[0], x_range[1])
+    y_range = (y_range[0], y_range[1])
+    normal_range = None if normal_range is None else (normal_range[0], normal_range[1])
     frame = _Frame(float(width), float(height), x_range, y_range)
     past = readings_in_window(times_min, values, x_range)
     future = (
@@ -307,6 +353,9 @@ def trend_svg(
     desc = describe_trend(
         past, label=label, unit=unit, normal_range=normal_range, decimals=decimals, future=future
     )
+    back, legend = _frame_layers(
+        frame.width, frame.height, x_range, y_range, normal_range, decimals, unit, tuple(marks)
+    )
 
     parts: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg" id="{chart_id}" '
@@ -315,14 +364,11 @@ def trend_svg(
         f'font-family="{_FONT}" font-size="13">',
         f'<title id="{title_id}">{escape(label)} ({escape(unit)})</title>',
         f'<desc id="{desc_id}">{escape(desc)}</desc>',
-        *_normal_band(frame, normal_range),
-        *_x_axis(frame),
-        *_y_axis(frame, decimals=decimals, unit=unit),
-        *_marks(frame, marks),
+        back,
     ]
 
-    past_xy = _coords(past, frame)
-    future_xy = _coords(future, frame)
+    past_xy = _positions(past, frame)
+    future_xy = _positions(future, frame)
     past_path = _line_path(past_xy)
     if past_path:
         parts.append(
@@ -338,22 +384,18 @@ def trend_svg(
         )
     parts.append('<g class="chart-points">')
     for series, positions, is_future in ((past, past_xy, False), (future, future_xy, True)):
-        parts.extend(
-            _point(
-                reading,
-                position,
-                y_range=y_range,
-                unit=unit,
-                decimals=decimals,
-                normal_range=normal_range,
-                future=is_future,
-            )
-            for reading, position in zip(series, positions, strict=True)
-            if position is not None
+        parts += _points(
+            series,
+            positions,
+            y_range=y_range,
+            unit=unit,
+            decimals=decimals,
+            normal_range=normal_range,
+            future=is_future,
         )
     parts.append("</g>")
     if future_times is not None:
-        parts.extend(_legend(frame))
+        parts.append(legend)
     parts.append("</svg>")
     return Markup("\n".join(parts))  # noqa: S704 - every interpolated text above is escaped
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 __all__ = [
@@ -64,7 +65,12 @@ def format_value(value: float, decimals: int) -> str:
 
 def format_rel_time(t_min: float) -> str:
     """Minutes relative to the alert as "-36h", "-1h 30m", "0", "+12h"."""
-    total = round(t_min)
+    return _rel_time(round(t_min))
+
+
+@lru_cache(maxsize=4096)
+def _rel_time(total: int) -> str:
+    # A page labels a few hundred times, mostly the same few dozen: worth remembering.
     if total == 0:
         return "0"
     sign = "-" if total < 0 else "+"
