@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.models import base as base
 from app.models.accounts import ROLES, ApiToken, Cohort, LoginFailure, Role, Unit, User, UserSession
-from app.models.tallies import DecisionTally
+from app.models.tallies import DecisionTally, TraineeWeekTally
 from app.models.training import (
     AuditEvent,
     CaseAttempt,
@@ -27,6 +27,7 @@ __all__ = [
     "PreAlertJudgement",
     "Role",
     "ScenarioVersion",
+    "TraineeWeekTally",
     "Unit",
     "User",
     "UserSession",

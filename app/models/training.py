@@ -98,9 +98,9 @@ class PreAlertJudgement(SQLModel, table=True):
 
 class Decision(SQLModel, table=True):
     __table_args__ = (
-        Index("ix_decision_unit_trainee", "unit_id", "trainee_id"),
         Index("ix_decision_unit_created", "unit_id", "created_at"),
-        # Per-trainee median time on the manager dashboard, read from the index alone (migration 0004).
+        # Per-trainee median time on the manager dashboard, read from the index alone (migration 0004);
+        # also every lookup by (unit_id, trainee_id), which had an index of its own until 0006.
         Index("ix_decision_unit_trainee_time", "unit_id", "trainee_id", "time_to_decide_ms"),
     )
 

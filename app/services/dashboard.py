@@ -1,9 +1,9 @@
 """Unit-manager dashboard: per-trainee decision-quality aggregates computed in the database.
 
 Why a rollup: a unit accumulates hundreds of thousands of decisions, so the tallies are not counted
-from `decision` on each request but read from `decision_tally` (app/models/tallies.py), one row per
-unit, trainee, category and UTC week that the database itself keeps up to date with a trigger on
-every decision insert (migration 0006). Each figure is a GROUP BY over those rows; a time window that
+from `decision` on each request but read from `trainee_week_tally` (one row per unit, trainee and
+UTC week) or, for the category breakdown, `decision_tally` (per category too): app/models/tallies.py.
+The database itself keeps both up to date with a trigger on every decision insert (migration 0006). Each figure is a GROUP BY over those rows; a time window that
 does not start or end on a Monday adds the decisions of its partial weeks, counted from `decision`
 with the same definitions, so every window stays exact. The median time to decide still comes from
 the decisions (from an index, alone). Only small count rows reach Python, where `app.metrics` turns
@@ -30,13 +30,14 @@ from sqlmodel import Session
 from sqlmodel import select as sm_select
 
 from app import metrics
-from app.models import Decision, DecisionTally, ScenarioVersion, Unit, User
+from app.models import Decision, DecisionTally, ScenarioVersion, TraineeWeekTally, Unit, User
 from simulator.vocab import CATEGORIES, CATEGORY_ACTIONS
 
 DECISION: Table = Decision.__table__  # type: ignore[attr-defined]
 _d = DECISION.c
+# Tallies per unit, trainee, week and category; and per unit, trainee and week (all categories).
 TALLY: Table = DecisionTally.__table__  # type: ignore[attr-defined]
-_t = TALLY.c
+TRAINEE_WEEK: Table = TraineeWeekTally.__table__  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -78,8 +79,8 @@ class Scope:
             clauses.append(_d.category == self.category)
         return clauses
 
-    def split(self) -> tuple[list[ColumnElement[bool]] | None, list[ColumnElement[bool]] | None]:
-        """The scope as (whole weeks over `decision_tally`, the rest over `decision`); None = no rows.
+    def split(self, tally: Table) -> tuple[list[ColumnElement[bool]] | None, list[ColumnElement[bool]] | None]:
+        """The scope as (whole weeks over the `tally` table, the rest over `decision`); None = no rows.
 
         The window's whole UTC weeks (Monday to Monday) are read from the tallies; a window that
         starts or ends mid-week adds the decisions of those partial weeks. A window shorter than its
@@ -91,6 +92,7 @@ class Scope:
         hi = _monday(until, after=False) if until is not None else None
         if lo is not None and hi is not None and lo >= hi:
             return None, self.where()
+        _t = tally.c
         weeks: list[ColumnElement[bool]] = [_t.unit_id == self.unit_id]
         if self.trainee_id is not None:
             weeks.append(_t.trainee_id == self.trainee_id)
@@ -176,28 +178,34 @@ _ALL = (*_CORE, "brier_units", "with_independent", "automation_bias", "no_alert_
         "no_alert_misses", "confidence_sum")
 
 
-def _tally_columns(*, core_only: bool = False) -> list[ColumnElement[Any]]:
-    """The same tallies as `_count_columns`, added up from `decision_tally` rows."""
+def _tally_columns(tally: Table, *, core_only: bool = False) -> list[ColumnElement[Any]]:
+    """The same tallies as `_count_columns`, added up from rows of a tally table."""
+    _t = tally.c
     if core_only:
         return [func.sum(_t[c]).label(c) for c in _CORE]
     return [*(func.sum(_t[c]).label(c) for c in _ALL), func.max(_t.last_at).label("last_at")]
 
 
-def _group_keys(session: Session, group: Sequence[str]) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
-    """The group columns over (decision_tally, decision): trainee_id, category or week."""
-    tally = {"trainee_id": _t.trainee_id, "category": _t.category, "week": _t.week_start.label("week")}
+def _group_keys(
+    session: Session, tally: Table, group: Sequence[str]
+) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
+    """The group columns over (the tally table, decision): trainee_id, category or week."""
+    over_tally: dict[str, ColumnElement[Any]] = {g: tally.c[g] for g in ("trainee_id", "category") if g in tally.c}
+    over_tally["week"] = tally.c.week_start.label("week")
     dec = {"trainee_id": _d.trainee_id, "category": _d.category, "week": _week_start(session)}
-    return [tally[g] for g in group], [dec[g] for g in group]
+    return [over_tally[g] for g in group], [dec[g] for g in group]
 
 
 def _tally_query(session: Session, scope: Scope, group: Sequence[str], *, core_only: bool = False) -> Select[Any]:
     """Tallies per group for the scope: the tallies of its whole weeks plus the decisions of its
     partial weeks (see Scope.split), added up in the database."""
-    weeks, edges = scope.split()
-    tally_keys, dec_keys = _group_keys(session, group)
+    # Without categories, the per-trainee-week table has the same sums in 8 times fewer rows.
+    tally = TALLY if "category" in group or scope.category is not None else TRAINEE_WEEK
+    weeks, edges = scope.split(tally)
+    tally_keys, dec_keys = _group_keys(session, tally, group)
     parts: list[Select[Any]] = []
     if weeks is not None:
-        parts.append(select(*tally_keys, *_tally_columns(core_only=core_only)).where(*weeks))
+        parts.append(select(*tally_keys, *_tally_columns(tally, core_only=core_only)).where(*weeks))
     if edges is not None:
         parts.append(select(*dec_keys, *_count_columns(core_only=core_only)).where(*edges))
     if len(parts) == 1:
@@ -214,6 +222,11 @@ def _tally_query(session: Session, scope: Scope, group: Sequence[str], *, core_o
     keys = [both.c[g] for g in group]
     query = select(*keys, *columns)
     return query.group_by(*keys) if keys else query
+
+
+def _astuple(counts: Counts) -> tuple[Any, ...]:
+    """The fields in declaration order (dataclasses.astuple also deep-copies, which is slow)."""
+    return tuple(getattr(counts, f) for f in counts.__dataclass_fields__)
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -261,6 +274,14 @@ class Counts:
     def __add__(self, other: Counts) -> Counts:
         """Tallies of two disjoint groups (the unit row is the sum of the trainee rows)."""
         return Counts(**{f: getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__})
+
+    @classmethod
+    def total(cls, groups: Iterable[Counts]) -> Counts:
+        """Tallies of many disjoint groups, added up field by field."""
+        fields = [_astuple(c) for c in groups]
+        if not fields:
+            return cls()
+        return cls(*(sum(column) for column in zip(*fields, strict=True)))
 
     @property
     def accuracy(self) -> float | None:
@@ -429,29 +450,30 @@ def unit_summary(session: Session, unit: Unit, scope: Scope) -> UnitSummary:
     """Every trainee of the unit (also those without decisions yet, and former members who decided
     in this unit) with their tallies, median time and last activity."""
     grouped = _grouped(session, scope, ["trainee_id"], with_median=True)
-    members = {u.id: u for u in unit_trainees(session, scope.unit_id)} if scope.trainee_id is None else {}
+    who = select(_U.c.id, _U.c.display_name, _U.c.username)  # names only: no User objects for 1,000 rows
+    members: dict[int, tuple[str, str]] = {}
+    if scope.trainee_id is None:
+        trainees = who.where(_U.c.unit_id == scope.unit_id, _U.c.role == "trainee")
+        members = {int(i): (name, login) for i, name, login in session.execute(trainees)}
     decided = {key[0]: (counts, median, row) for key, counts, median, row in grouped}
     missing = [tid for tid in decided if tid not in members]
     if missing:
-        for u in session.execute(select(User).where(User.id.in_(missing))).scalars():  # type: ignore[union-attr]
-            members[u.id] = u
+        members.update((int(i), (name, login)) for i, name, login in session.execute(who.where(_U.c.id.in_(missing))))
     rows = []
-    for tid, user in members.items():
-        if tid is None:
-            continue
+    for tid, (name, login) in members.items():
         counts, median, raw = decided.get(tid, (Counts(), None, None))
         rows.append(
             TraineeRow(
                 trainee_id=tid,
-                name=user.display_name,
-                username=user.username,
+                name=name,
+                username=login,
                 counts=counts,
                 median_ms=median,
                 last_decision_at=_aware(raw["last_at"]) if raw is not None else None,
             )
         )
     rows.sort(key=lambda r: (r.name.lower(), r.trainee_id))
-    totals = sum((r.counts for r in rows), Counts())
+    totals = Counts.total(r.counts for r in rows)
     medians = [r.median_ms for r in rows if r.median_ms is not None]
     return UnitSummary(
         unit=unit, scope=scope, rows=rows, totals=totals, median_ms=statistics.median(medians) if medians else None

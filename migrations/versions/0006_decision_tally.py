@@ -1,14 +1,17 @@
-"""decision_tally: per unit, trainee, category and week, the counts the manager dashboard needs,
-kept by the database on every decision insert
+"""decision tallies kept by the database on every decision insert: per unit, trainee and week, the
+counts the manager dashboard needs, with (decision_tally) and without (trainee_week_tally) the
+scenario category
 
-The dashboard (app/services/dashboard.py) reads its tallies from this table instead of scanning
-`decision`: a unit with a million decisions has at most trainees x categories x weeks rows here.
+The dashboard (app/services/dashboard.py) reads its tallies from these tables instead of scanning
+`decision`: a unit with a million decisions has at most trainees x categories x weeks rows in
+`decision_tally` (the category breakdown) and trainees x weeks rows in `trainee_week_tally` (the
+per-trainee summary and the weekly trend, which need no category: 8 times fewer rows to add up).
 Decisions are append-only (migration 0002 refuses UPDATE and DELETE), so adding each new decision
-to its row is enough to keep the table equal to a GROUP BY over `decision`:
+to its rows is enough to keep both tables equal to a GROUP BY over `decision`:
 
 - PostgreSQL: a statement-level AFTER INSERT trigger with a transition table runs `tally_sql` over
   the rows just inserted (one row for the app's inserts, a whole COPY for a bulk load) and upserts.
-- SQLite (no transition tables): a row-level AFTER INSERT trigger runs the same statement over the
+- SQLite (no transition tables): a row-level AFTER INSERT trigger runs the same statements over the
   new row, read back by its primary key.
 
 Decisions without a unit (unit_id NULL) belong to no dashboard and are not tallied.
@@ -17,6 +20,10 @@ Decisions without a unit (unit_id NULL) belong to no dashboard and are not talli
 `rebuild_tallies` (the benchmark's bulk load) use it. It must agree with
 `app.services.dashboard._count_columns` (the same counts over decisions, used for the partial weeks
 at the edges of a time window) and with `_week_start` (the week of a decision).
+
+Also drops the index ix_decision_unit_trainee (unit_id, trainee_id): it is a prefix of
+ix_decision_unit_trainee_time (unit_id, trainee_id, time_to_decide_ms, migration 0004), which serves
+every lookup it served, so it only cost a write per decision.
 
 Revision ID: 0006
 Revises: 0005
@@ -33,7 +40,11 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-KEYS = ("unit_id", "trainee_id", "category", "week_start")
+# Table -> its key columns (all but week_start are decision columns).
+TABLES = {
+    "decision_tally": ("unit_id", "trainee_id", "category", "week_start"),
+    "trainee_week_tally": ("unit_id", "trainee_id", "week_start"),
+}
 # Column name -> aggregate over decisions. Booleans are tested as such (PostgreSQL booleans,
 # SQLite 0/1 integers). Brier: (100 - confidence)² for a right decision, confidence² for a wrong one
 # (the dashboard divides by 10,000). Automation bias: a pre-alert answer that differs from a wrong
@@ -64,51 +75,52 @@ WEEK = {
 }
 
 
-def tally_sql(dialect: str, source: str = "decision", where: str = "true") -> str:
-    """INSERT the tallies of `source`'s decisions (those matching `where`) into decision_tally,
-    adding them to existing rows: the backfill, the triggers and the benchmark's rebuild."""
+def tally_sql(dialect: str, table: str, source: str = "decision", where: str = "true") -> str:
+    """INSERT the tallies of `source`'s decisions (those matching `where`) into `table`, adding them
+    to existing rows: the backfill, the triggers and the benchmark's rebuild."""
+    keys = TABLES[table]
     greatest = "greatest" if dialect == "postgresql" else "max"
     updates = [
-        f"{col} = {greatest}(decision_tally.{col}, excluded.{col})" if col == "last_at"
-        else f"{col} = decision_tally.{col} + excluded.{col}"
+        f"{col} = {greatest}({table}.{col}, excluded.{col})" if col == "last_at"
+        else f"{col} = {table}.{col} + excluded.{col}"
         for col in COUNTS
     ]
+    group = ", ".join(WEEK[dialect] if k == "week_start" else k for k in keys)
     return (
-        f"INSERT INTO decision_tally ({', '.join((*KEYS, *COUNTS))}) "
-        f"SELECT unit_id, trainee_id, category, {WEEK[dialect]}, {', '.join(COUNTS.values())} "
-        f"FROM {source} WHERE unit_id IS NOT NULL AND ({where}) GROUP BY 1, 2, 3, 4 "
-        f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {', '.join(updates)}"
+        f"INSERT INTO {table} ({', '.join((*keys, *COUNTS))}) "
+        f"SELECT {group}, {', '.join(COUNTS.values())} "
+        f"FROM {source} WHERE unit_id IS NOT NULL AND ({where}) "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}"
     )
 
 
 def rebuild_tallies(connection: Connection) -> None:
     """Recompute every tally from `decision` (after a load that bypassed the triggers)."""
-    connection.exec_driver_sql("DELETE FROM decision_tally")
-    connection.exec_driver_sql(tally_sql(connection.dialect.name))
+    for table in TABLES:
+        connection.exec_driver_sql(f"DELETE FROM {table}")
+        connection.exec_driver_sql(tally_sql(connection.dialect.name, table))
 
 
 def upgrade() -> None:
-    op.create_table(
-        "decision_tally",
-        sa.Column("unit_id", sa.Integer(), nullable=False),
-        sa.Column("trainee_id", sa.Integer(), nullable=False),
-        sa.Column("category", sa.String(length=60), nullable=False),
-        sa.Column("week_start", sa.Date(), nullable=False),
-        *(sa.Column(col, sa.BigInteger() if col in ("brier_units", "confidence_sum") else sa.Integer(),
-                    nullable=False) for col in COUNTS if col != "last_at"),
-        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint(*KEYS, name=op.f("pk_decision_tally")),
-    )
+    for table, keys in TABLES.items():
+        op.create_table(
+            table,
+            *(sa.Column(k, sa.Integer(), nullable=False) for k in keys if k.endswith("_id")),
+            *(sa.Column("category", sa.String(length=60), nullable=False) for k in keys if k == "category"),
+            sa.Column("week_start", sa.Date(), nullable=False),
+            *(sa.Column(col, sa.BigInteger() if col in ("brier_units", "confidence_sum") else sa.Integer(),
+                        nullable=False) for col in COUNTS if col != "last_at"),
+            sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+            sa.PrimaryKeyConstraint(*keys, name=op.f(f"pk_{table}")),
+        )
     bind = op.get_bind()
     dialect = bind.dialect.name
     if dialect == "postgresql":
+        statements = "".join(f"  {tally_sql(dialect, table, source='inserted_decisions')};\n" for table in TABLES)
         op.execute(
             "CREATE FUNCTION decision_tally_add() RETURNS trigger AS $$\n"
-            "BEGIN\n"
-            f"  {tally_sql(dialect, source='inserted_decisions')};\n"
-            "  RETURN NULL;\n"
-            "END;\n"
-            "$$ LANGUAGE plpgsql"
+            f"BEGIN\n{statements}  RETURN NULL;\nEND;\n$$ LANGUAGE plpgsql"
         )
         op.execute(
             "CREATE TRIGGER decision_tally_on_insert AFTER INSERT ON decision "
@@ -116,18 +128,25 @@ def upgrade() -> None:
             "FOR EACH STATEMENT EXECUTE FUNCTION decision_tally_add()"
         )
     else:
+        statements = " ".join(f"{tally_sql(dialect, table, where='id = NEW.id')};" for table in TABLES)
         op.execute(
             "CREATE TRIGGER decision_tally_on_insert AFTER INSERT ON decision WHEN NEW.unit_id IS NOT NULL "
-            f"BEGIN {tally_sql(dialect, where='id = NEW.id')}; END"
+            f"BEGIN {statements} END"
         )
     # Backfill: the decisions made before this migration.
-    op.execute(tally_sql(dialect))
+    for table in TABLES:
+        op.execute(tally_sql(dialect, table))
+    with op.batch_alter_table("decision", schema=None) as batch_op:
+        batch_op.drop_index("ix_decision_unit_trainee")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("decision", schema=None) as batch_op:
+        batch_op.create_index("ix_decision_unit_trainee", ["unit_id", "trainee_id"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS decision_tally_on_insert ON decision")
         op.execute("DROP FUNCTION IF EXISTS decision_tally_add()")
     else:
         op.execute("DROP TRIGGER IF EXISTS decision_tally_on_insert")
-    op.drop_table("decision_tally")
+    for table in reversed(TABLES):
+        op.drop_table(table)

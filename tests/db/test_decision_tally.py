@@ -1,4 +1,5 @@
-"""decision_tally: kept by the database on every decision insert (SQLite and PostgreSQL).
+"""decision_tally and trainee_week_tally: kept by the database on every decision insert (SQLite and
+PostgreSQL).
 
 The reference for every check is the decisions themselves, tallied here in Python from the rows
 the database holds, so a wrong SQL expression (in the trigger, the backfill or the dashboard's
@@ -25,7 +26,7 @@ from sqlmodel import Session, select
 
 from app.core.db import make_engine
 from app.core.migrate import alembic_config, downgrade, upgrade
-from app.models import CaseAttempt, Decision, DecisionTally, User
+from app.models import CaseAttempt, Decision, DecisionTally, TraineeWeekTally, User
 from app.services import dashboard as dash
 from simulator.vocab import CATEGORIES
 from tests.api import dashboard_fixtures as fx
@@ -123,21 +124,29 @@ def tally(rows: Iterable[Row], key: Any) -> dict[Any, dict[str, Any]]:
     return dict(out)
 
 
-def expected_table(rows: Iterable[Row]) -> dict[Any, dict[str, Any]]:
-    return tally(
-        (d for d in rows if d.unit_id is not None),
-        lambda d: (d.unit_id, d.trainee_id, d.category, week_of(d.created_at)),
-    )
+def expected_tables(rows: Iterable[Row]) -> dict[str, dict[Any, dict[str, Any]]]:
+    """Both tally tables as they should be: per category and week, and per week."""
+    mine = [d for d in rows if d.unit_id is not None]
+    return {
+        "decision_tally": tally(mine, lambda d: (d.unit_id, d.trainee_id, d.category, week_of(d.created_at))),
+        "trainee_week_tally": tally(mine, lambda d: (d.unit_id, d.trainee_id, week_of(d.created_at))),
+    }
 
 
-def table(conn: Connection | Session) -> dict[Any, dict[str, Any]]:
+def tables(conn: Connection | Session) -> dict[str, dict[Any, dict[str, Any]]]:
+    """Both tally tables as the database holds them."""
     cols = ", ".join((*COUNTS, "last_at"))
-    rows = conn.execute(text(f"SELECT unit_id, trainee_id, category, week_start, {cols} FROM decision_tally"))
-    out = {}
-    for r in rows.mappings():
-        values = {c: int(r[c]) for c in COUNTS}
-        values["last_at"] = _aware(r["last_at"])
-        out[(r["unit_id"], r["trainee_id"], r["category"], _day(r["week_start"]))] = values
+    out: dict[str, dict[Any, dict[str, Any]]] = {}
+    for name, keys in (
+        ("decision_tally", "unit_id, trainee_id, category"),
+        ("trainee_week_tally", "unit_id, trainee_id"),
+    ):
+        out[name] = {}
+        for r in conn.execute(text(f"SELECT {keys}, week_start, {cols} FROM {name}")):
+            *key, week = r[: keys.count(",") + 2]
+            values: dict[str, Any] = {c: int(v) for c, v in zip(COUNTS, r[len(key) + 1 : -1], strict=True)}
+            values["last_at"] = _aware(r[-1])
+            out[name][(*key, _day(week))] = values
     return out
 
 
@@ -184,9 +193,11 @@ def populated(db: Session) -> Session:
 
 def test_the_trigger_keeps_the_table_equal_to_the_decisions(populated: Session):
     db = populated
-    want = expected_table(stored(db))
-    assert table(db) == want
-    assert sum(t["n"] for t in want.values()) == 210  # the loner's ten have no unit: not tallied
+    want = expected_tables(stored(db))
+    assert tables(db) == want
+    assert (
+        sum(t["n"] for t in want["decision_tally"].values()) == 210
+    )  # the loner's ten have no unit: not tallied
     # Several rows in one INSERT statement, two of them into the same tally row.
     trainee = db.exec(select(User).where(User.username == "tally-0")).one()
     version = fx.version(db, "artifact-fp")
@@ -230,26 +241,25 @@ def test_the_trigger_keeps_the_table_equal_to_the_decisions(populated: Session):
             ]
         )
     )
-    assert table(db) == expected_table(stored(db))
-    assert table(db)[(trainee.unit_id, trainee.id, "artifact-fp", week_of(at[0]))]["n"] >= 2
+    got = tables(db)
+    assert got == expected_tables(stored(db))
+    assert got["decision_tally"][(trainee.unit_id, trainee.id, "artifact-fp", week_of(at[0]))]["n"] >= 2
 
 
 def test_rebuild_gives_the_same_table_as_the_trigger(populated: Session):
     """The backfill statement (also the benchmark's rebuild after a COPY) agrees with the triggers."""
     db = populated
-    kept = table(db)
-    conn = db.connection()
-    migration().rebuild_tallies(conn)
-    assert table(db) == kept == expected_table(stored(db))
+    kept = tables(db)
+    migration().rebuild_tallies(db.connection())
+    assert tables(db) == kept == expected_tables(stored(db))
 
 
-def test_the_app_model_reads_the_table(populated: Session):
-    rows = populated.exec(select(DecisionTally)).all()
-    assert (
-        sum(r.n for r in rows)
-        == populated.execute(text("SELECT count(*) FROM decision WHERE unit_id IS NOT NULL")).scalar_one()
-    )
-    assert all(r.week_start.weekday() == 0 for r in rows)
+def test_the_app_models_read_the_tables(populated: Session):
+    tallied = populated.execute(text("SELECT count(*) FROM decision WHERE unit_id IS NOT NULL")).scalar_one()
+    for model in (DecisionTally, TraineeWeekTally):
+        rows = populated.exec(select(model)).all()
+        assert sum(r.n for r in rows) == tallied
+        assert all(r.week_start.weekday() == 0 for r in rows)
 
 
 # --- the dashboard reads the table (whole weeks) plus the decisions of partial weeks ----------
@@ -382,7 +392,8 @@ def test_upgrade_backfills_existing_decisions_and_downgrade_drops_everything(tmp
             session.commit()
         upgrade(fresh.url)
         with engine.connect() as conn:
-            assert table(conn) == expected_table(stored(conn)) and table(conn)
+            got = tables(conn)
+            assert got == expected_tables(stored(conn)) and got["trainee_week_tally"]
         downgrade(fresh.url, "0005")
         with engine.connect() as conn:
             if BACKEND == "postgres":
@@ -390,11 +401,11 @@ def test_upgrade_backfills_existing_decisions_and_downgrade_drops_everything(tmp
                     text(
                         "SELECT proname FROM pg_proc WHERE proname = 'decision_tally_add' UNION ALL "
                         "SELECT tgname FROM pg_trigger WHERE tgname = 'decision_tally_on_insert' UNION ALL "
-                        "SELECT relname FROM pg_class WHERE relname = 'decision_tally'"
+                        "SELECT relname FROM pg_class WHERE relname IN ('decision_tally', 'trainee_week_tally')"
                     )
                 )
             else:
-                left = conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE 'decision_tally%'"))
+                left = conn.execute(text("SELECT name FROM sqlite_master WHERE name LIKE '%tally%'"))
             assert left.all() == []
     finally:
         engine.dispose()
