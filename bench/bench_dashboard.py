@@ -10,13 +10,19 @@ BENCH_POSTGRES_URL):
    Decisions are realistic: each trainee is an SDT observer (own skill and bias, some automation
    bias), alerts fire with category-dependent rates, a third of cases have a pre-alert judgement,
    times are log-normal, dates spread over 26 weeks.
-2. Times the dashboard's own code (`app.services.dashboard`): the per-trainee summary (one GROUP BY
-   with SUM(CASE ...) tallies and percentile_cont for the median, plus the unit row), the weekly
-   trend and the per-category breakdown; the median of --runs runs each (goal: summary < 0.5 s).
+   The load bypasses triggers (session_replication_role = replica, for the foreign keys), so it then
+   rebuilds the tally tables (`decision_tally`, `trainee_week_tally`) with migration 0006's own
+   statements (`rebuild_tallies`, the same as its backfill and its trigger).
+2. Times the dashboard's own code (`app.services.dashboard`): the per-trainee summary (the tallies
+   from `trainee_week_tally` and percentile_cont over an index for the median, plus the unit row), the
+   weekly trend and the per-category breakdown; the median of --runs runs each (goal: summary < 0.5 s).
 3. Times the alternative the issue rules out: SELECT every decision of the unit into Python and
-   compute the same per-trainee figures there (median of 3 runs), checks both agree, and prints the
-   ratio (goal: >= 20x).
-4. Drops the database.
+   compute the same per-trainee figures there, checks all agree, and prints the ratio (goal: >= 20x).
+4. Times what the tally trigger adds to a decision insert: --inserts single-row INSERTs with the
+   trigger and as many without it (ALTER TABLE ... DISABLE TRIGGER), interleaved in rounds, each
+   row its own transaction as in the app and, separately, all in one transaction (the trigger's
+   own work without the commit).
+5. Drops the database.
 """
 
 from __future__ import annotations
@@ -41,12 +47,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ALERTDRILL_ENV", "test")
 
 import psycopg  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from app import metrics  # noqa: E402
 from app.core.db import make_engine  # noqa: E402
-from app.core.migrate import upgrade  # noqa: E402
+from app.core.migrate import alembic_config, upgrade  # noqa: E402
 from app.models import Decision, Unit  # noqa: E402
 from app.services import dashboard as dash  # noqa: E402
 from simulator.vocab import CATEGORIES, CATEGORY_ACTIONS  # noqa: E402
@@ -198,9 +205,23 @@ def load(url: str, cols: dict[str, np.ndarray], n_trainees: int, n_versions: int
         for table in ("user", "scenario_version", "case_attempt", "decision"):
             conn.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))")
         conn.commit()
+    return unit_id
+
+
+def rebuild_tallies(url: str) -> float:
+    """Refill decision_tally after the trigger-less load, with the migration's backfill statement
+    (one definition of a tally: migration 0006's tally_sql); returns the seconds it took."""
+    revision = ScriptDirectory.from_config(alembic_config(url)).get_revision("0006")
+    assert revision is not None
+    engine = make_engine(url, pool_size=1)
+    t = time.perf_counter()
+    with engine.begin() as conn:
+        revision.module.rebuild_tallies(conn)
+    took = time.perf_counter() - t
+    engine.dispose()
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    return unit_id
+    return took
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,6 +321,8 @@ def main() -> None:
     ap.add_argument("--versions", type=int, default=200)
     ap.add_argument("--runs", type=int, default=5, help="SQL runs (and lean-Python runs)")
     ap.add_argument("--orm-runs", type=int, default=1, help="ORM-loading runs (slow); 0 to skip")
+    ap.add_argument("--inserts", type=int, default=10_000,
+                    help="single-row INSERTs with the tally trigger, and as many without (per mode); 0 to skip")
     ap.add_argument("--keep", action="store_true", help="keep the database (its name is printed) for EXPLAIN")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                     help="before timing, wait up to this long for the 1-minute load average to drop below 1")
@@ -314,8 +337,15 @@ def main() -> None:
         cols = generate(args.decisions, args.trainees, args.versions)
         t_gen = time.perf_counter() - t
         unit_id = load(url, cols, args.trainees, args.versions)
+        t_rebuild = rebuild_tallies(url)
+        with psycopg.connect(_libpq(url)) as conn:
+            sizes = conn.execute(
+                "SELECT (SELECT count(*) FROM decision_tally), (SELECT count(*) FROM trainee_week_tally)"
+            ).fetchone()
+        assert sizes is not None
         print(f"PostgreSQL {_server_version(url)}; generated in {t_gen:.1f} s, loaded {args.decisions:,} decisions "
-              f"for {args.trainees:,} trainees in {time.perf_counter() - t:.1f} s")
+              f"for {args.trainees:,} trainees in {time.perf_counter() - t:.1f} s, of which rebuilding the tallies "
+              f"({sizes[0]:,} decision_tally and {sizes[1]:,} trainee_week_tally rows) took {t_rebuild:.1f} s")
         waited = _wait_idle(args.wait_idle)
         load_before = os.getloadavg()[0]
         engine = make_engine(url, pool_size=2)
@@ -329,6 +359,8 @@ def main() -> None:
             lean: dict[int, Figures] = {}
             for i in range(args.runs):
                 summary = timer.run("summary", lambda: in_sql(session, unit))
+                timer.run("tallies", lambda: session.execute(dash._tally_query(session, scope, ["trainee_id"])).all())
+                timer.run("medians", lambda: dash._medians(session, scope, ["trainee_id"]))
                 timer.run("trend", lambda: dash.weekly_trend(session, scope))
                 timer.run("categories", lambda: dash.category_breakdown(session, scope))
                 lean = timer.run("python_lean", lambda: python_lean(session, unit_id))
@@ -355,14 +387,84 @@ def main() -> None:
         print(f"{'ratio lean Python / SQL summary':50s} {timer.median('python_lean') / t_sum:9.1f} x  goal >= 20x")
         if args.orm_runs:
             print(f"{'ratio ORM Python / SQL summary':50s} {timer.median('python_orm') / t_sum:9.1f} x  goal >= 20x")
+        print(f"{'  of the summary: tallies (trainee_week_tally)':50s} {timer.median('tallies') * 1000:9.0f} ms")
+        print(f"{'  of the summary: medians (percentile_cont, index)':50s} {timer.median('medians') * 1000:9.0f} ms")
         print(f"(medians of {args.runs} interleaved runs, {args.orm_runs} ORM run(s); all figures cross-checked for "
               f"{len(summary.rows)} trainees; 1-min load average {load_before:.1f} before timing "
               f"(after waiting {waited:.0f} s), {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs)")
+        if args.inserts:
+            load_before = os.getloadavg()[0]
+            cost = insert_cost(url, unit_id, args.trainees, args.versions, args.inserts)
+            for mode, what in (("commit", "each its own transaction"), ("tx", "all in one transaction")):
+                with_t, without = cost[f"{mode}_with"] * 1e6, cost[f"{mode}_without"] * 1e6
+                print(f"single-row decision INSERT, {what}: {with_t:6.0f} us with the tally trigger, "
+                      f"{without:6.0f} us without: {with_t / without:.2f} x ({with_t - without:+.0f} us)")
+            print(f"({args.inserts:,} inserts each way and mode, interleaved in 10 rounds; 1-min load average "
+                  f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after)")
     finally:
         if args.keep:
             print(f"kept database {name}: drop it with DROP DATABASE \"{name}\"")
         else:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+INSERT_SQL = (
+    "INSERT INTO decision (attempt_id, trainee_id, unit_id, scenario_version_id, category, action, reason, "
+    "confidence, independent_action, alert_fired, deteriorated, correct, time_to_decide_ms, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, 'baseline', %s, NULL, %s, %s, %s, %s, %s)"
+)
+
+
+def insert_cost(url: str, unit_id: int, n_trainees: int, n_versions: int, n: int, rounds: int = 10) -> dict[str, float]:
+    """Mean seconds per single-row decision INSERT with and without the tally trigger, interleaved in
+    `rounds` rounds of n/rounds rows each; per-row commits ("commit") and one transaction ("tx")."""
+    cats = list(CATEGORIES)
+    rng = np.random.default_rng(11)
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM case_attempt").fetchone()
+        assert first is not None
+        start = int(first[0])
+        total = 4 * n  # two modes x with/without
+        conn.execute(
+            "INSERT INTO case_attempt (id, trainee_id, position, scenario_version_id, seed, independent_first, "
+            "view_json, answer_json, started_at) SELECT i, 1000 + (i %% %s), i, 1 + (i %% %s), i, false, '{}', '{}', "
+            "now() FROM generate_series(%s::int, %s::int) AS i",
+            (n_trainees, n_versions, start, start + total - 1),
+        )
+        conn.execute("SELECT setval(pg_get_serial_sequence('case_attempt', 'id'), (SELECT max(id) FROM case_attempt))")
+        conn.execute("ANALYZE case_attempt")
+    attempts = iter(range(start, start + total))
+    per_round = max(1, n // rounds)
+    times: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        for _ in range(rounds):
+            for mode in ("commit", "tx"):
+                for trigger in (True, False):
+                    conn.execute(f"ALTER TABLE decision {'ENABLE' if trigger else 'DISABLE'} TRIGGER "
+                                 "decision_tally_on_insert")
+                    rows = []
+                    for _i in range(per_round):
+                        a = next(attempts)
+                        version = int(rng.integers(0, n_versions))
+                        det, alert, esc = (bool(x) for x in rng.random(3) < 0.5)
+                        rows.append((a, 1000 + a % n_trainees, unit_id, version + 1, cats[version % len(cats)],
+                                     "escalate" if esc else "dismiss", int(rng.integers(5, 11)) * 10, alert, det,
+                                     esc == det, int(rng.integers(5_000, 200_000)),
+                                     NOW + np.timedelta64(int(rng.integers(0, 7 * 86400)), "s").item()))
+                    t = time.perf_counter()
+                    if mode == "commit":
+                        for row in rows:
+                            conn.execute(INSERT_SQL, row)
+                    else:
+                        with conn.transaction():
+                            for row in rows:
+                                conn.execute(INSERT_SQL, row)
+                    key = f"{mode}_{'with' if trigger else 'without'}"
+                    times[key] += time.perf_counter() - t
+                    counts[key] += len(rows)
+        conn.execute("ALTER TABLE decision ENABLE TRIGGER decision_tally_on_insert")
+    return {k: times[k] / counts[k] for k in times}
 
 
 def _wait_idle(limit_s: float) -> float:

@@ -635,11 +635,13 @@ def _category_order(found: Iterable[str]) -> list[str]:
 
 
 def category_breakdown(session: Session, scope: Scope) -> CategoryBreakdown:
-    """GROUP BY trainee, category (and by category for the unit row)."""
+    """GROUP BY trainee, category; the unit row of each category adds up its trainees' cells."""
     per = _grouped(session, scope, ["trainee_id", "category"], with_median=False)
-    unit = _grouped(session, scope, ["category"], with_median=False)
     cells = {(k[0], k[1]): CategoryCell(k[0], k[1], c) for k, c, _m, _r in per}
-    totals = {k[0]: CategoryCell(None, k[0], c) for k, c, _m, _r in unit}
+    by_category: dict[str, list[Counts]] = {}
+    for (_tid, cat), cell in cells.items():
+        by_category.setdefault(cat, []).append(cell.counts)
+    totals = {cat: CategoryCell(None, cat, Counts.total(counts)) for cat, counts in by_category.items()}
     return CategoryBreakdown(categories=_category_order(totals), cells=cells, unit_totals=totals)
 
 
