@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jinja2 import StrictUndefined
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, bindparam
 from sqlalchemy.orm import defer
@@ -69,6 +70,9 @@ __all__ = [
     "set_context",
 ]
 
+# Bodies are rendered from the case alone: a fragment template that reaches for anything else
+# (the request, the user, a CSRF token) fails loudly instead of freezing an empty value into the cache.
+_FRAGMENTS = templates.env.overlay(undefined=StrictUndefined)
 ALERT_TEMPLATE = "partials/triage/alert.html"
 BODY_TEMPLATE = "partials/triage/case_body.html"
 FEEDBACK_TEMPLATE = "partials/triage/feedback_body.html"
@@ -550,7 +554,7 @@ def render_body(
         page = feedback.page
     else:
         page = question_page(view, show_alert=state != "pre-alert")
-    env = templates.env
+    env = _FRAGMENTS
     ctx = {"v": view, "screen": _BodyScreen(page, pre), "fb": feedback}
     alert = Markup(env.get_template(ALERT_TEMPLATE).render(ctx)) if page.show_alert else None  # noqa: S704
     data = Markup(env.get_template(BODY_TEMPLATE).render(ctx))  # noqa: S704 - autoescaped templates

@@ -232,3 +232,14 @@ def test_fragment_cache_is_bounded_by_bytes_and_least_recently_used_goes_first()
     # A body larger than the whole budget is served but not kept.
     big = FragmentCache(max_bytes=10)
     assert big.get_or_render(("x",), lambda: one) is one and len(big) == 0
+
+
+def test_fragment_templates_cannot_reach_for_request_state():
+    """A body template that used the CSRF token or the user would fail, not cache an empty value."""
+    from jinja2 import UndefinedError
+
+    from app.services.case_screen import _FRAGMENTS
+
+    for name in ("csrf_token", "user.display_name", "screen.notice"):
+        with pytest.raises(UndefinedError):
+            _FRAGMENTS.from_string("{{ " + name + " }}").render({"screen": object()})
