@@ -6,39 +6,60 @@ gets pre-ping so a restarted server or a killed backend costs one retry, not a 5
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from app.core.config import get_settings
 
+try:
+    import fcntl
+except ImportError:  # Windows: writers then queue within a worker only
+    fcntl = None  # type: ignore[assignment]
+
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
 class _WriterQueue:
-    """SQLite has one writer: the worker's writers wait for it here, in turn.
+    """SQLite has one writer: the app's writers wait for it here, in turn, instead of polling.
 
     A `BEGIN IMMEDIATE` that finds the database locked polls with growing sleeps (1 ms up
-    to 100 ms), so under load a late writer often wins and an early one waits several
-    sleeps: the decision's p99 was 10 x its p50. Within one worker, writers queue on a
-    lock instead, taken just before `BEGIN IMMEDIATE` and released just after the
-    transaction's COMMIT or ROLLBACK reaches the database (the dialect's own calls,
-    wrapped, so a waiter never starts while the write lock is still held); only the
-    workers' front writers ever meet SQLite's busy handler. If the lock is not had
-    within the busy timeout, the writer goes on without it and SQLite decides.
+    to 100 ms), so under load a late writer often wins while an early one sleeps: the
+    decision's p99 was 10-35 x its p50. Instead, a writer takes the worker's lock (its
+    threads queue there) and then an exclusive `flock` on `<database>-writer.lock`, which
+    the workers share (a waiting worker sleeps in the kernel and is woken when the holder
+    lets go; the kernel also lets go for a worker that dies). Both are taken just before
+    `BEGIN IMMEDIATE` and given back just after the transaction's COMMIT or ROLLBACK has
+    reached the database (the dialect's own calls, wrapped), so SQLite's busy handler is
+    only met by writers from outside the app. A thread that has not had the worker's lock
+    within the busy timeout goes on without either lock and SQLite decides, as before.
+    The file lock has no timeout: its holder is always inside one write transaction,
+    which ends (or its process dies) without waiting for anything but the database.
     """
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, *, timeout: float, lock_path: str | None = None) -> None:
         self._lock = threading.Lock()
-        self._owner: Any = None  # the DBAPI connection holding the lock
+        self._owner: Any = None  # the DBAPI connection holding the turn
         self.timeout = timeout
+        self._lock_path = lock_path if fcntl is not None else None
+        self._fd: int | None = None
+        self._fd_pid = 0  # the file is opened per process (gunicorn forks the workers)
+
+    def _file(self) -> int | None:
+        if self._lock_path is None:
+            return None
+        if self._fd is None or self._fd_pid != os.getpid():
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd_pid = os.getpid()
+        return self._fd
 
     @staticmethod
     def _dbapi(conn: Any) -> Any:
@@ -48,13 +69,25 @@ class _WriterQueue:
         return self._lock.locked()
 
     def acquire(self, conn: Any) -> None:
-        if self._lock.acquire(timeout=self.timeout):
-            self._owner = self._dbapi(conn)
+        if not self._lock.acquire(timeout=self.timeout):
+            return
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._owner = self._dbapi(conn)
 
     def release(self, conn: Any) -> None:
         if self._owner is not None and self._owner is self._dbapi(conn):
             self._owner = None
-            self._lock.release()
+            try:
+                if self._fd is not None and self._fd_pid == os.getpid():
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                self._lock.release()
 
     def install(self, engine: Engine) -> None:
         dialect = engine.dialect
@@ -124,7 +157,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
                 writers.release(conn.connection)
                 raise
 
-        writers = _WriterQueue(timeout=SQLITE_BUSY_TIMEOUT_S)
+        database = make_url(url).database
+        in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
+        writers = _WriterQueue(
+            timeout=SQLITE_BUSY_TIMEOUT_S, lock_path=None if in_memory else f"{database}-writer.lock"
+        )
         writers.install(engine)
         _WRITERS[engine] = writers
         return engine

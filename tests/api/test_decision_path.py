@@ -274,6 +274,40 @@ def test_sqlite_writers_take_turns_and_all_commit(sqlite_engine):
         assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 5
 
 
+def test_sqlite_writers_of_two_workers_share_a_file_lock(sqlite_engine, tmp_path):
+    """A second engine on the same file stands in for a second worker: it waits its turn."""
+    other = make_engine(f"sqlite:///{tmp_path / 'writers.db'}", pool_size=2)
+    assert (tmp_path / "writers.db-writer.lock").exists() is False  # made on first write
+    first = Session(sqlite_engine)
+    begin_write(first)
+    assert (tmp_path / "writers.db-writer.lock").exists()
+    first.exec(text("INSERT INTO t VALUES (1)"))  # type: ignore[call-overload]
+    errors: list[BaseException] = []
+
+    def second_worker() -> None:
+        try:
+            with Session(other) as s:
+                begin_write(s)
+                s.exec(text("INSERT INTO t VALUES (2)"))  # type: ignore[call-overload]
+                s.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=second_worker)
+    t.start()
+    t.join(0.5)
+    assert t.is_alive()  # waiting for the turn, not failing with "database is locked"
+    first.commit()
+    first.close()
+    t.join(60)
+    assert not t.is_alive() and errors == []
+    queue = sqlite_writer_queue(other)
+    assert queue is not None and not queue.locked()
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    other.dispose()
+
+
 def test_postgres_has_no_writer_queue(engine):
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only")
