@@ -2,7 +2,8 @@
 
 Decisions are append-only: one row per attempt, never updated (the migration adds
 triggers that refuse UPDATE and DELETE). Dashboard columns (unit, category, truth,
-alert) are copied onto the decision so every aggregate is one indexed GROUP BY.
+alert) are copied onto the decision so the database can tally it on insert (the
+tables in app/models/tallies.py, migration 0006) without joining anything.
 """
 
 from __future__ import annotations
