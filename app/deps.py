@@ -30,7 +30,6 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 1024 * 1024
 
 
-
 class LazySession:
     """The request's database session, opened on first use (a hello-world or a GET that
     fails its role check early never opens one).
