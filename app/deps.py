@@ -206,7 +206,9 @@ async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
     principal = await request_principal(request, lazy)
     expected = principal.session.csrf_token if principal and principal.session else pre_session_csrf(request)
     if not sent or not secrets.compare_digest(sent, expected):
-        raise HTTPException(status_code=403, detail="The form expired or was not sent by this site. Reload and try again.")
+        raise HTTPException(
+            status_code=403, detail="The form expired or was not sent by this site. Reload and try again."
+        )
 
 
 def is_htmx(request: Request) -> bool:

@@ -199,13 +199,21 @@ def create_app() -> FastAPI:
         # The database is restarting or unreachable: say so, let clients retry.
         log.warning("database unavailable", extra={"error": str(exc.orig)[:200]})
         if _wants_json(request):
-            return JSONResponse({"detail": "Database unavailable; retry shortly."}, status_code=503,
-                                headers={"Retry-After": "1"})
+            return JSONResponse(
+                {"detail": "Database unavailable; retry shortly."},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         # The request's ORM objects died with its connection (expired, session closed):
         # render this page as for an anonymous visitor rather than fail with a 500.
         request.state.principal = None
-        return render(request, "pages/error.html", {"status": 503, "detail": "The database is unavailable. Try again in a moment."},
-                      status_code=503, headers={"Retry-After": "1"})
+        return render(
+            request,
+            "pages/error.html",
+            {"status": 503, "detail": "The database is unavailable. Try again in a moment."},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(DBAPIError)
     async def _db_error(request: Request, exc: DBAPIError) -> Response:
@@ -218,7 +226,11 @@ def create_app() -> FastAPI:
         if _wants_json(request):
             return JSONResponse({"detail": "Internal error."}, status_code=500)
         request.state.principal = None  # as above: never fail while reporting a failure
-        return render(request, "pages/error.html", {"status": 500, "detail": "Something went wrong on our side."},
-                      status_code=500)
+        return render(
+            request,
+            "pages/error.html",
+            {"status": 500, "detail": "Something went wrong on our side."},
+            status_code=500,
+        )
 
     return app

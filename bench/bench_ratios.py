@@ -42,7 +42,9 @@ from _server import BenchServer
 
 HERE = Path(__file__).resolve().parent
 ENDPOINTS = ("hello", "insert", "case_page", "decision")
-GOALS = "decision/insert >= 0.50; decision/hello >= 0.15 (PostgreSQL); case_page/hello >= 0.15; p99 <= 5 x p50"
+GOALS = (
+    "decision/insert >= 0.50; decision/hello >= 0.15 (PostgreSQL); case_page/hello >= 0.15; p99 <= 5 x p50"
+)
 
 
 @dataclass
@@ -70,13 +72,23 @@ def ensure_wrk() -> str:
         return path
     print("wrk not found: installing Debian's wrk package", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=False, timeout=600,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"],
+        env=env,
+        check=False,
+        timeout=600,
+        stdout=subprocess.DEVNULL,
+    )
     path = shutil.which("wrk")
     if not path:
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=True, timeout=600,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            env=env,
+            check=True,
+            timeout=600,
+            stdout=subprocess.DEVNULL,
+        )
         path = shutil.which("wrk")
     if not path:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -115,7 +127,9 @@ class Bench:
         a = self.args
         per_trainee = max(1, a.cases // a.trainees)
         t = time.monotonic()
-        info = self.srv.setup(trainees=a.trainees, attempts_per_trainee=per_trainee, sessions=True, timeout=900)
+        info = self.srv.setup(
+            trainees=a.trainees, attempts_per_trainee=per_trainee, sessions=True, timeout=900
+        )
         # Interleave trainees so consecutive requests belong to different nurses.
         rows = []
         for k in range(per_trainee):
@@ -126,10 +140,13 @@ class Bench:
         self.n_items = len(rows)
         # The page views use a separate, small set of cases that are never decided.
         self.page_items = self.srv.tmp / "page_items.txt"
-        self.page_items.write_text("\n".join(rows[-a.trainees:]) + "\n")
+        self.page_items.write_text("\n".join(rows[-a.trainees :]) + "\n")
         self.n_items -= a.trainees
-        print(f"database ready: {info['scenarios']} scenarios, {a.trainees} trainees, "
-              f"{self.n_items} cases to decide ({time.monotonic() - t:.0f}s)", flush=True)
+        print(
+            f"database ready: {info['scenarios']} scenarios, {a.trainees} trainees, "
+            f"{self.n_items} cases to decide ({time.monotonic() - t:.0f}s)",
+            flush=True,
+        )
 
     def start(self, workers: int) -> None:
         self.srv.workers = workers
@@ -141,12 +158,22 @@ class Bench:
         self.run_wrk("hello", workers, seconds=2, record=False)
         self.run_wrk("case_page", workers, seconds=2, record=False)
 
-    def run_wrk(self, endpoint: str, workers: int, *, seconds: float | None = None, record: bool = True) -> WrkResult:
+    def run_wrk(
+        self, endpoint: str, workers: int, *, seconds: float | None = None, record: bool = True
+    ) -> WrkResult:
         a = self.args
         seconds = seconds or a.duration
         env = {**os.environ, "BENCH_THREADS": str(a.threads)}
         url = self.srv.base_url
-        cmd = [self.wrk, f"-t{a.threads}", f"-c{a.connections}", f"-d{seconds:g}s", "--timeout", "10s", "--latency"]
+        cmd = [
+            self.wrk,
+            f"-t{a.threads}",
+            f"-c{a.connections}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "10s",
+            "--latency",
+        ]
         before = self.decisions_stored() if endpoint == "decision" and record else 0
         if endpoint == "hello":
             cmd.append(url + "/bench/hello")
@@ -157,33 +184,50 @@ class Bench:
             env |= {"BENCH_ITEMS": str(self.page_items), "BENCH_KIND": "page"}
             cmd += ["-s", str(HERE / "wrk" / "pairs.lua"), url]
         elif endpoint == "decision":
-            env |= {"BENCH_ITEMS": str(self.items), "BENCH_KIND": "decision", "BENCH_START": str(self.next_item)}
+            env |= {
+                "BENCH_ITEMS": str(self.items),
+                "BENCH_KIND": "decision",
+                "BENCH_START": str(self.next_item),
+            }
             cmd += ["-s", str(HERE / "wrk" / "pairs.lua"), url]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+        out = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True
+        ).stdout
         res = parse_wrk(out, endpoint, workers)
         if endpoint == "decision":
             # Every request must have made a new decision, not replayed a decided case: the next
             # run starts past the highest case any wrk thread reached.
             m = re.search(r"BENCH_NEXT_ITEM=(\d+)", out)
-            self.next_item = int(m.group(1)) + a.threads if m else self.next_item + 2 * res.requests + a.connections
+            self.next_item = (
+                int(m.group(1)) + a.threads if m else self.next_item + 2 * res.requests + a.connections
+            )
             if record:
                 made = self.decisions_stored() - before
                 if self.next_item > self.n_items:
-                    print(f"  ! decision pool exhausted ({self.next_item} > {self.n_items}): raise --cases", flush=True)
+                    print(
+                        f"  ! decision pool exhausted ({self.next_item} > {self.n_items}): raise --cases",
+                        flush=True,
+                    )
                 if made < res.requests:
                     print(f"  ! only {made} new decisions for {res.requests} requests", flush=True)
         if record:
             self.results.append(res)
-            print(f"  {workers}w {endpoint:<10} {res.rps:9.1f} req/s  p50 {res.p50_ms:7.1f} ms  p99 {res.p99_ms:7.1f} ms"
-                  f"  ({res.requests} requests, {res.errors} errors)", flush=True)
+            print(
+                f"  {workers}w {endpoint:<10} {res.rps:9.1f} req/s  p50 {res.p50_ms:7.1f} ms  p99 {res.p99_ms:7.1f} ms"
+                f"  ({res.requests} requests, {res.errors} errors)",
+                flush=True,
+            )
         return res
 
     def decisions_stored(self) -> int:
         return int(self.srv.query("SELECT count(*) FROM decision")[0][0])
 
     def measure(self, workers: int) -> None:
-        print(f"-- {workers} worker(s), {self.args.connections} connections, {self.args.rounds} round(s) "
-              f"of {self.args.duration:g}s per endpoint", flush=True)
+        print(
+            f"-- {workers} worker(s), {self.args.connections} connections, {self.args.rounds} round(s) "
+            f"of {self.args.duration:g}s per endpoint",
+            flush=True,
+        )
         self.start(workers)
         try:
             for _ in range(self.args.rounds):
@@ -196,15 +240,23 @@ class Bench:
         rs = [r for r in self.results if r.endpoint == endpoint and r.workers == workers]
         if not rs:
             return None
-        return WrkResult(endpoint, workers, statistics.median(r.rps for r in rs),
-                         statistics.median(r.p50_ms for r in rs), statistics.median(r.p99_ms for r in rs),
-                         sum(r.requests for r in rs), sum(r.errors for r in rs))
+        return WrkResult(
+            endpoint,
+            workers,
+            statistics.median(r.rps for r in rs),
+            statistics.median(r.p50_ms for r in rs),
+            statistics.median(r.p99_ms for r in rs),
+            sum(r.requests for r in rs),
+            sum(r.errors for r in rs),
+        )
 
 
 def report(b: Bench, args: argparse.Namespace) -> bool:
     w = args.workers
-    print(f"\n== {args.db}, {w} worker(s), wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
-          f"median of {args.rounds} round(s)")
+    print(
+        f"\n== {args.db}, {w} worker(s), wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
+        f"median of {args.rounds} round(s)"
+    )
     print(f"{'endpoint':<11}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99/p50':>9}{'errors':>8}")
     med = {ep: b.median(ep, w) for ep in args.endpoints}
     ok = True
@@ -212,8 +264,10 @@ def report(b: Bench, args: argparse.Namespace) -> bool:
         if r:
             tail_ok = r.tail <= 5
             ok &= tail_ok and not r.failed
-            print(f"{ep:<11}{r.rps:>10.1f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.tail:>8.1f}{'' if tail_ok else '!'}"
-                  f"{r.errors:>8}")
+            print(
+                f"{ep:<11}{r.rps:>10.1f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.tail:>8.1f}{'' if tail_ok else '!'}"
+                f"{r.errors:>8}"
+            )
 
     def ratio(num: str, den: str, goal: float | None) -> None:
         nonlocal ok
@@ -237,8 +291,10 @@ def report(b: Bench, args: argparse.Namespace) -> bool:
             if one and two and one.rps:
                 x = two.rps / one.rps
                 ok &= x >= 1.3
-                print(f"  {ep:<11}{one.rps:>9.1f} -> {two.rps:>9.1f} req/s: {x:.2f}x  goal >= 1.3x: "
-                      f"{'met' if x >= 1.3 else 'MISSED'}")
+                print(
+                    f"  {ep:<11}{one.rps:>9.1f} -> {two.rps:>9.1f} req/s: {x:.2f}x  goal >= 1.3x: "
+                    f"{'met' if x >= 1.3 else 'MISSED'}"
+                )
     return ok
 
 

@@ -128,7 +128,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             pool_pre_ping=False,
             # A file gets a QueuePool sized like PostgreSQL's (the app's concurrency gate
             # counts on it); an in-memory database keeps SQLAlchemy's single-connection pool.
-            **({} if url in ("sqlite://", "sqlite:///:memory:") else {"pool_size": pool_size, "max_overflow": pool_size}),
+            **(
+                {}
+                if url in ("sqlite://", "sqlite:///:memory:")
+                else {"pool_size": pool_size, "max_overflow": pool_size}
+            ),
         )
 
         @event.listens_for(engine, "connect")

@@ -132,7 +132,10 @@ class DecisionInput:
 
     def matches(self, d: Decision) -> bool:
         return (self.action, self.reason, self.reason_text, self.confidence) == (
-            d.action, d.reason, d.reason_text, d.confidence
+            d.action,
+            d.reason,
+            d.reason_text,
+            d.confidence,
         )
 
 
@@ -177,7 +180,9 @@ def _key_digest(attempt_id: int, key: str | None) -> str | None:
     return hashlib.sha256(f"{attempt_id}:{key}".encode()).hexdigest()
 
 
-def _settle_existing(existing: Decision, submitted: DecisionInput, key_digest: str | None) -> tuple[Decision, bool]:
+def _settle_existing(
+    existing: Decision, submitted: DecisionInput, key_digest: str | None
+) -> tuple[Decision, bool]:
     if submitted.matches(existing) or (key_digest is not None and existing.idempotency_key == key_digest):
         return existing, False
     raise DecisionConflict(
@@ -214,7 +219,9 @@ def record_decision(
     the only column read from it, the stored case is read as plain JSON for its three
     facts, and the pre-alert judgement is looked up only where the drill asks for one.
     """
-    submitted = DecisionInput.parse(action=action, reason=reason, reason_text=reason_text, confidence=confidence)
+    submitted = DecisionInput.parse(
+        action=action, reason=reason, reason_text=reason_text, confidence=confidence
+    )
     attempt_id = attempt.id or 0
     digest = _key_digest(attempt_id, idempotency_key)
     begin_write(session, keep_loaded=True)
@@ -292,8 +299,14 @@ def record_pre_alert(
         session.add(judgement)
         try:
             session.flush()
-            session.add(AuditEvent(actor_id=trainee.id, action="decision.pre-alert",
-                                   target=f"attempt:{attempt_id}", detail={"action": act}))
+            session.add(
+                AuditEvent(
+                    actor_id=trainee.id,
+                    action="decision.pre-alert",
+                    target=f"attempt:{attempt_id}",
+                    detail={"action": act},
+                )
+            )
             commit_keeping_loaded(session)  # the judgement holds what was written: no refresh
             return judgement, True
         except IntegrityError:
@@ -305,7 +318,9 @@ def record_pre_alert(
     session.rollback()
     if stored == act:
         return existing, False
-    raise DecisionConflict("Your judgement before the alert is already recorded and cannot be changed.", existing)
+    raise DecisionConflict(
+        "Your judgement before the alert is already recorded and cannot be changed.", existing
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,12 +360,18 @@ class SetProgress:
 
     @property
     def missed_deteriorations(self) -> list[AttemptState]:
-        return [s for s in self.states if s.decision and s.decision.deteriorated and s.decision.action == "dismiss"]
+        return [
+            s
+            for s in self.states
+            if s.decision and s.decision.deteriorated and s.decision.action == "dismiss"
+        ]
 
     @property
     def unnecessary_escalations(self) -> list[AttemptState]:
         return [
-            s for s in self.states if s.decision and not s.decision.deteriorated and s.decision.action == "escalate"
+            s
+            for s in self.states
+            if s.decision and not s.decision.deteriorated and s.decision.action == "escalate"
         ]
 
     @property
@@ -372,21 +393,31 @@ class SetProgress:
 
 def _progress(session: Session, attempts: Sequence[CaseAttempt], positions: Sequence[int]) -> SetProgress:
     ids = [a.id or 0 for a in attempts]
-    decisions = {
-        d.attempt_id: d for d in session.exec(select(Decision).where(col(Decision.attempt_id).in_(ids)))
-    } if ids else {}
+    decisions = (
+        {d.attempt_id: d for d in session.exec(select(Decision).where(col(Decision.attempt_id).in_(ids)))}
+        if ids
+        else {}
+    )
     version_ids = {a.scenario_version_id for a in attempts}
-    titles = {
-        v.id: v.title
-        for v in session.exec(select(ScenarioVersion).where(col(ScenarioVersion.id).in_(list(version_ids))))
-    } if version_ids else {}
+    titles = (
+        {
+            v.id: v.title
+            for v in session.exec(
+                select(ScenarioVersion).where(col(ScenarioVersion.id).in_(list(version_ids)))
+            )
+        }
+        if version_ids
+        else {}
+    )
     by_pos = {a.position: a for a in attempts}
     progress = SetProgress(n_cases=len(positions))
     for pos in positions:
         a = by_pos.get(pos)
         d = decisions.get(a.id or 0) if a else None
         progress.states.append(
-            AttemptState(pos, a, d, titles.get(a.scenario_version_id) if a is not None and d is not None else None)
+            AttemptState(
+                pos, a, d, titles.get(a.scenario_version_id) if a is not None and d is not None else None
+            )
         )
     return progress
 
@@ -407,7 +438,9 @@ def _latest_practice_round(session: Session, trainee_id: int) -> int | None:
     return None if top is None else practice_round_of(int(top))
 
 
-def practice_progress(session: Session, *, trainee_id: int, round_no: int | None = None) -> tuple[int, SetProgress]:
+def practice_progress(
+    session: Session, *, trainee_id: int, round_no: int | None = None
+) -> tuple[int, SetProgress]:
     """(round number, progress) for the given or the latest practice round."""
     if round_no is None:
         round_no = _latest_practice_round(session, trainee_id) or 0
@@ -458,7 +491,9 @@ def drills_for_trainee(session: Session, trainee: User) -> list[DrillCard]:
         rows = session.exec(
             select(CaseAttempt.drill_id, func.count())
             .join(Decision, col(Decision.attempt_id) == col(CaseAttempt.id))
-            .where(CaseAttempt.trainee_id == trainee.id, col(CaseAttempt.drill_id).in_([d.id for d in drills]))
+            .where(
+                CaseAttempt.trainee_id == trainee.id, col(CaseAttempt.drill_id).in_([d.id for d in drills])
+            )
             .group_by(col(CaseAttempt.drill_id))
         ).all()
         counts = {int(drill_id or 0): int(n) for drill_id, n in rows}
@@ -498,9 +533,11 @@ def history_rows(session: Session, *, trainee_id: int, limit: int = 200) -> list
         .limit(limit)
     ).all()
     drill_ids = {a.drill_id for _, a, _ in rows if a.drill_id is not None}
-    titles = {
-        d.id: d.title for d in session.exec(select(Drill).where(col(Drill.id).in_(list(drill_ids))))
-    } if drill_ids else {}
+    titles = (
+        {d.id: d.title for d in session.exec(select(Drill).where(col(Drill.id).in_(list(drill_ids))))}
+        if drill_ids
+        else {}
+    )
     return [HistoryRow(d, a, v.title, titles.get(a.drill_id) if a.drill_id else None) for d, a, v in rows]
 
 

@@ -17,7 +17,6 @@ class LoginThrottled(Exception):
     """Too many recent failures for this username."""
 
 
-
 def _aware(dt: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we store is UTC.
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
@@ -28,9 +27,9 @@ def authenticate(session: Session, *, username: str, password: str, client: str 
     username = username.strip().lower()
     since = datetime.now(UTC) - timedelta(seconds=settings.login_lockout_s)
     failures = session.exec(
-        select(func.count()).select_from(LoginFailure).where(
-            LoginFailure.username == username, LoginFailure.at >= since
-        )
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.username == username, LoginFailure.at >= since)
     ).one()
     if failures >= settings.login_max_failures:
         raise LoginThrottled(username)

@@ -92,7 +92,10 @@ def test_one_json_log_line_per_request_with_the_same_fields(client, access_log):
     line = json.loads(JsonFormatter().format(first))
     assert line["msg"] == "request" and line["logger"] == "alertdrill.http" and line["level"] == "INFO"
     assert {k: line[k] for k in ("request_id", "method", "path", "status")} == {
-        "request_id": "req-42", "method": "GET", "path": "/login", "status": 200,
+        "request_id": "req-42",
+        "method": "GET",
+        "path": "/login",
+        "status": 200,
     }
     assert isinstance(line["ms"], float) and line["ms"] >= 0
     assert (second.path, second.status) == ("/no-such-page", 404)  # type: ignore[attr-defined]
@@ -177,7 +180,9 @@ def test_a_plain_decision_post_is_a_handful_of_statements(nurse, demo, statement
     stored = attempt(demo, aid)
     answer = answer_of(stored)
     assert (d.deteriorated, d.alert_fired, d.category) == (
-        answer.deteriorated, view_of(stored).alert.fired, answer.explanation.category,
+        answer.deteriorated,
+        view_of(stored).alert.fired,
+        answer.explanation.category,
     )
     assert d.correct == answer.deteriorated and d.independent_action is None
     audit = demo.exec(select(AuditEvent).where(AuditEvent.target == f"attempt:{aid}")).one()
