@@ -53,6 +53,11 @@ class LazySession:
             self._session = next(self._gen)  # Session(engine): no I/O until the first query
         return self._session
 
+    @property
+    def idle(self) -> bool:
+        """Opened, but holding no transaction (committed or rolled back): closing it does no I/O."""
+        return self._session is not None and not self._session.in_transaction()
+
     def close(self) -> None:
         gen, self._gen, self._session = self._gen, None, None
         if gen is not None:
@@ -64,7 +69,11 @@ async def lazy_session(request: Request) -> AsyncIterator[LazySession]:
     try:
         yield holder
     finally:
-        if holder.opened:
+        if holder.idle:
+            # The route committed (a form post): the connection is already back in the pool,
+            # so closing is plain Python and needs no thread hop.
+            holder.close()
+        elif holder.opened:
             # Closing may talk to the database (rollback, return to the pool): a thread,
             # with its own limiter so a full threadpool cannot hold a connection hostage.
             with anyio.CancelScope(shield=True):

@@ -21,6 +21,7 @@ from app.services.attempts import (
     DecisionRefused,
     drill_progress,
     drills_for_trainee,
+    load_for_decision,
     next_drill_attempt,
     next_practice_attempt,
     practice_progress,
@@ -169,12 +170,19 @@ def decide(
     idempotency_key: Annotated[str | None, Form(max_length=64)] = None,
     idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)] = None,
 ) -> Response:
-    attempt = _own_attempt(session, principal, attempt_id)
+    # One query for the attempt, its stored decision and its version's category.
+    loaded = load_for_decision(session, attempt_id)
+    if loaded is None:
+        raise HTTPException(status_code=404, detail="No such case.")
+    attempt, context = loaded
+    if attempt.trainee_id != principal.id:
+        raise HTTPException(status_code=403, detail="This case belongs to another trainee.")
     chosen_reason = escalate_to if (action or "").strip().lower() == "escalate" else reason
     try:
         record_decision(
             session, attempt=attempt, trainee=principal.user, action=action, reason=chosen_reason,
             reason_text=reason_text, confidence=confidence, idempotency_key=idempotency_header or idempotency_key,
+            context=context,
         )
     except DecisionInvalid as exc:
         form = screens.FormState(errors=exc.errors, action=action, reason=reason, escalate_to=escalate_to,

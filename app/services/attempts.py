@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import bindparam, case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,6 +33,7 @@ __all__ = [
     "AttemptState",
     "CategoryAccuracy",
     "DecisionConflict",
+    "DecisionContext",
     "DecisionInput",
     "DecisionInvalid",
     "DecisionRefused",
@@ -44,6 +45,7 @@ __all__ = [
     "drill_progress",
     "drills_for_trainee",
     "history_rows",
+    "load_for_decision",
     "next_drill_attempt",
     "next_practice_attempt",
     "practice_progress",
@@ -190,6 +192,36 @@ def _settle_existing(
     )
 
 
+@dataclass(frozen=True)
+class DecisionContext:
+    """What a decision reads before it writes, loaded with the attempt in one query."""
+
+    decided: Decision | None
+    category: str | None
+
+
+# Built once: constructing the statement costs more than running it (primary-key lookups).
+_LOAD_FOR_DECISION = (
+    select(CaseAttempt, Decision, ScenarioVersion.category)
+    .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
+    .outerjoin(ScenarioVersion, col(ScenarioVersion.id) == CaseAttempt.scenario_version_id)
+    .where(CaseAttempt.id == bindparam("attempt_id"))
+)
+
+
+def load_for_decision(session: Session, attempt_id: int) -> tuple[CaseAttempt, DecisionContext] | None:
+    """The attempt, its stored decision (if any) and its version's category: one round trip.
+
+    Reading the decision before the write transaction is safe: decisions are append-only, so
+    one seen stays; one committed meanwhile is caught by the unique constraint on insert.
+    """
+    row = session.exec(_LOAD_FOR_DECISION, params={"attempt_id": attempt_id}).first()
+    if row is None:
+        return None
+    attempt, decided, category = row
+    return attempt, DecisionContext(decided, category)
+
+
 def _case_facts(attempt: CaseAttempt) -> tuple[bool, bool, str]:
     """(deteriorated, alert fired, category) from the stored case, without parsing all of it."""
     answer = json.loads(attempt.answer_json)
@@ -208,6 +240,7 @@ def record_decision(
     confidence: int | str | None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    context: DecisionContext | None = None,
 ) -> tuple[Decision, bool]:
     """Store the trainee's decision once; returns (decision, created).
 
@@ -218,26 +251,34 @@ def record_decision(
     loaded across `begin_write` (a dealt case never changes), the version's category is
     the only column read from it, the stored case is read as plain JSON for its three
     facts, and the pre-alert judgement is looked up only where the drill asks for one.
+    `context` (from `load_for_decision`) saves the "decided already?" and category queries.
     """
     submitted = DecisionInput.parse(
         action=action, reason=reason, reason_text=reason_text, confidence=confidence
     )
     attempt_id = attempt.id or 0
     digest = _key_digest(attempt_id, idempotency_key)
+    if context is not None and context.decided is not None:
+        return _settle_existing(context.decided, submitted, digest)  # nothing to write: no writer turn
     begin_write(session, keep_loaded=True)
-    existing = decision_for(session, attempt_id)
-    if existing is not None:
-        try:
-            return _settle_existing(existing, submitted, digest)
-        finally:
-            session.rollback()
+    if context is None:
+        existing = decision_for(session, attempt_id)
+        if existing is not None:
+            try:
+                return _settle_existing(existing, submitted, digest)
+            finally:
+                session.rollback()
     pre = pre_alert_for(session, attempt_id) if attempt.independent_first else None
     if attempt.independent_first and pre is None:
         session.rollback()
         raise DecisionRefused("Record whether you would escalate before the alert is shown, then decide.")
-    category = session.exec(
-        select(ScenarioVersion.category).where(ScenarioVersion.id == attempt.scenario_version_id)
-    ).first()
+    category = (
+        context.category
+        if context is not None
+        else session.exec(
+            select(ScenarioVersion.category).where(ScenarioVersion.id == attempt.scenario_version_id)
+        ).first()
+    )
     deteriorated, alert_fired, case_category = _case_facts(attempt)
     decided_at = now or utcnow()
     elapsed = decided_at - _as_utc(attempt.started_at)
