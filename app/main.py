@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
@@ -87,7 +87,7 @@ class AccessLogAndHeaders:
             if key == b"x-request-id":
                 request_id = value.decode("latin-1")
                 break
-        request_id = request_id or uuid.uuid4().hex[:16]
+        request_id = request_id or os.urandom(8).hex()
         vendor = scope["path"].startswith("/static/vendor/")
         status = 500  # if the app fails before it answers
 

@@ -11,12 +11,26 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.deps import is_htmx, pre_session_csrf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+# Templates load once per process: no stat() of every template on every request. The cached
+# case bodies (services/case_fragments.py) already need a restart after a template edit.
+templates.env.auto_reload = False
+
+
+@pass_context
+def static_url(context: Context, path: str) -> str:
+    """Path of a file under /static, without `url_for`'s route lookup on every page."""
+    return f"{context['request'].scope.get('root_path', '')}/static/{path}"
+
+
+templates.env.globals["static_url"] = static_url
 
 
 def _base_context(request: Request) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 Discovery keeps feature modules independent (no shared list to edit), and the
 route-role matrix test guarantees each discovered route declares who may call it.
+A module may set `ROUTE_ORDER` (default 100; lower is matched first): Starlette tries
+routes in order, so the trainee's pages, which most requests hit, go first.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from fastapi import APIRouter
 
 
 def _discover() -> list[APIRouter]:
-    routers: list[APIRouter] = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    found: list[tuple[int, str, APIRouter]] = []
+    for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
         router = getattr(module, "router", None)
         if isinstance(router, APIRouter):
-            routers.append(router)
-    return routers
+            found.append((getattr(module, "ROUTE_ORDER", 100), info.name, router))
+    return [router for _order, _name, router in sorted(found, key=lambda f: f[:2])]
 
 
 ROUTERS = _discover()

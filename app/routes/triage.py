@@ -32,6 +32,7 @@ from app.services.dealing import DealError
 from app.templating import render
 
 router = APIRouter(tags=["triage"])
+ROUTE_ORDER = 0  # matched first: a drill is mostly case pages and decisions
 
 TraineeDep = Annotated[Principal, Depends(ALLOW_TRAINEE)]
 # Managers and admins may open a decided case read-only (the dashboard drills down to it).
