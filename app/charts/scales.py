@@ -12,6 +12,9 @@ import math
 from dataclasses import dataclass
 
 __all__ = [
+    "ALERT_TREND_WINDOW_MIN",
+    "CHART_FUTURE_HOURS",
+    "CHART_PAST_HOURS",
     "FEEDBACK_WINDOW_MIN",
     "PAST_WINDOW_MIN",
     "VITAL_SCALES",
@@ -20,11 +23,24 @@ __all__ = [
     "time_ticks",
 ]
 
-PAST_WINDOW_MIN: tuple[float, float] = (-48 * 60.0, 0.0)
+CHART_PAST_HOURS = 48
+"""Hours of history on every vital chart. One fixed time axis for every case, so charts compare at a
+glance; a case with a longer record (up to 168 h) shows its last 48 h on the charts, and its headings
+say so."""
+
+CHART_FUTURE_HOURS = 24
+"""Hours after the decision on every feedback chart: the longest future of any scenario in the library
+(``timing.future_hours`` is 12 or 24 there). A case with a longer future shows its first 24 h, and the
+feedback text says so."""
+
+PAST_WINDOW_MIN: tuple[float, float] = (-CHART_PAST_HOURS * 60.0, 0.0)
 """Decision page: the 48 h before the alert."""
 
-FEEDBACK_WINDOW_MIN: tuple[float, float] = (-48 * 60.0, 12 * 60.0)
-"""Feedback page: the same 48 h plus the 12 h that followed, drawn dashed."""
+FEEDBACK_WINDOW_MIN: tuple[float, float] = (-CHART_PAST_HOURS * 60.0, CHART_FUTURE_HOURS * 60.0)
+"""Feedback page: the same 48 h plus the 24 h that followed, drawn dashed."""
+
+ALERT_TREND_WINDOW_MIN: tuple[float, float] = (-24 * 60.0, 0.0)
+"""The alert score's own trend: the simulator keeps the scores of the 24 h before the decision."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.charts import (
+    ALERT_TREND_WINDOW_MIN,
+    CHART_FUTURE_HOURS,
+    CHART_PAST_HOURS,
     FEEDBACK_WINDOW_MIN,
     PAST_WINDOW_MIN,
     VITAL_SCALES,
@@ -52,6 +55,7 @@ from simulator.case import Assessment, CaseAnswer, LabSeries, OutcomeCriterion, 
 from simulator.vocab import LABS
 
 __all__ = [
+    "AlertCrossing",
     "AssessmentRow",
     "CaseScreen",
     "Feedback",
@@ -60,6 +64,7 @@ __all__ = [
     "LoadedCase",
     "QuestionPage",
     "VitalChart",
+    "alert_crossing",
     "case_body",
     "case_screen",
     "feedback_page",
@@ -141,6 +146,53 @@ class AssessmentRow:
 
 
 @dataclass(frozen=True)
+class AlertCrossing:
+    """Since when the alert score has been at or above the threshold, from the trainee-visible score
+    trend (the latest run of scores at or above it, ending with the current one).
+
+    ``kind``: "now" (the current score is the first of the run: it crossed with the latest
+    observations), "since" (the run began at an earlier score, ``since_label``), or "window" (every
+    score in the trend is at or above the threshold, so the crossing is earlier than the trend shows),
+    or "only" (no earlier score in the trend to compare with).
+    ``below_label`` is the time of the last score below the threshold, if any; ``first_label`` the
+    time of an earlier score at or above it (before a dip below), if any.
+    """
+
+    kind: str
+    since_min: int
+    since_label: str
+    below_label: str | None
+    first_label: str | None = None
+
+
+def alert_crossing(view: TraineeView) -> AlertCrossing | None:
+    """When a fired alert's score reached the threshold; None when it did not fire.
+
+    Reads only ``view.alert`` (the score trend the trainee sees), never the answer.
+    """
+    alert = view.alert
+    if not alert.fired:
+        return None
+    pairs = list(zip(alert.trend_times_min, alert.trend_scores, strict=True))
+    if not pairs or pairs[-1][0] != 0:
+        pairs.append((0, alert.score))
+    start = len(pairs) - 1
+    while start > 0 and pairs[start - 1][1] >= alert.threshold:
+        start -= 1
+    since = pairs[start][0]
+    below = format_rel_time(pairs[start - 1][0]) if start > 0 else None
+    earlier = next((t for t, score in pairs[:start] if score >= alert.threshold), None)
+    first = format_rel_time(earlier) if earlier is not None else None
+    if start == 0:
+        kind = "only" if len(pairs) == 1 else "window"
+    elif start == len(pairs) - 1:
+        kind = "now"
+    else:
+        kind = "since"
+    return AlertCrossing(kind, since, format_rel_time(since), below, first)
+
+
+@dataclass(frozen=True)
 class QuestionPage:
     """Everything shown before the decision; built from the trainee view alone."""
 
@@ -153,6 +205,12 @@ class QuestionPage:
     band_label: str
     factors: list[tuple[str, str, int]]
     news2_time: str | None = None
+    crossing: AlertCrossing | None = None
+    chart_past_hours: int = CHART_PAST_HOURS
+    """Hours of history the vital charts (and their value tables) show: the last 48 of the record."""
+    chart_future_hours: int = 0
+    """Hours after the decision drawn dashed (feedback only): the case's future, up to the axis's 24."""
+    alert_trend_hours: int = round(-ALERT_TREND_WINDOW_MIN[0] / 60)
 
 
 @dataclass(frozen=True)
@@ -315,7 +373,7 @@ def _alert_trend(view: TraineeView) -> Markup | None:
     return trend_svg(
         list(alert.trend_times_min), [float(s) for s in alert.trend_scores], label="Deterioration index score",
         unit="score", y_range=(0, 100), normal_range=(0, alert.threshold), chart_id="chart-di", marks=(),
-        height=150,
+        height=150, x_range=ALERT_TREND_WINDOW_MIN,
     )
 
 
@@ -333,6 +391,8 @@ def question_page(view: TraineeView, *, show_alert: bool = True) -> QuestionPage
         band_label=BANDS.get(view.alert.band, view.alert.band),
         factors=[(f.label, f.value_text, f.points) for f in factors],
         news2_time=format_rel_time(view.news2_latest.t_min) if view.news2_latest else None,
+        crossing=alert_crossing(view) if show_alert else None,
+        chart_past_hours=min(view.history_hours, CHART_PAST_HOURS),
     )
 
 
@@ -375,6 +435,9 @@ def feedback_page(
         band_label=BANDS.get(view.alert.band, view.alert.band),
         factors=[(f.label, f.value_text, f.points) for f in factors],
         news2_time=format_rel_time(view.news2_latest.t_min) if view.news2_latest else None,
+        crossing=alert_crossing(view),
+        chart_past_hours=min(view.history_hours, CHART_PAST_HOURS),
+        chart_future_hours=min(answer.future_hours, CHART_FUTURE_HOURS),
     )
     factor_rows = [
         FactorRow(f.label, f.value_text, f.points, f.status, FACTOR_STATUS.get(f.status, f.status), f.change_text)
@@ -464,6 +527,11 @@ class CaseScreen:
     escalate_reasons: dict[str, str]
     confidence_min: int = CONFIDENCE_MIN
     confidence_max: int = CONFIDENCE_MAX
+
+    @property
+    def chart_hours(self) -> int:
+        """Hours of history on the vital charts (the record may hold more: ``body.history_hours``)."""
+        return min(self.body.history_hours, CHART_PAST_HOURS)
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ def test_time_axis_labels() -> None:
     feedback = [
         t.text for t in find_all(hr_chart([80.0], x_range=FEEDBACK_WINDOW_MIN), "g", "chart-axis-x")[0]
     ]
-    assert feedback == ["-48h", "-36h", "-24h", "-12h", "0", "+12h"]
+    assert feedback == ["-48h", "-36h", "-24h", "-12h", "0", "+12h", "+24h"]
 
 
 def test_fixed_y_scale_does_not_depend_on_data() -> None:
@@ -392,7 +392,7 @@ def test_nice_ticks() -> None:
 
 def test_time_ticks_always_include_alert_time() -> None:
     assert time_ticks(*PAST_WINDOW_MIN) == [-2880, -2160, -1440, -720, 0]
-    assert time_ticks(*FEEDBACK_WINDOW_MIN) == [-2880, -2160, -1440, -720, 0, 720]
+    assert time_ticks(*FEEDBACK_WINDOW_MIN) == [-2880, -2160, -1440, -720, 0, 720, 1440]
     assert time_ticks(-90, 0) == [-90, -75, -60, -45, -30, -15, 0]
     assert 0 in time_ticks(-100, 50)
 
