@@ -1,5 +1,8 @@
 """A nurse finishes a five-case drill with the keyboard in Chromium, sees feedback and the summary.
 
+Keyboard flow: E or D only selects (focus moves to that button, or to the reasons a dismiss still
+needs); Enter confirms. A key alone never submits, and single-key shortcuts can be turned off.
+
 Also: axe-core finds no serious or critical violations on the case page or the feedback (after
 the htmx swap), the same decision works with JavaScript off, and the README screenshots are
 taken here (docs/img/case-page.png, docs/img/feedback.png).
@@ -56,6 +59,25 @@ def _assert_accessible(page, where: str) -> None:
     assert not found, f"axe found serious/critical violations on {where}: {found}"
 
 
+def _focused_action(page) -> str | None:
+    return page.evaluate("document.activeElement && document.activeElement.name === 'action'"
+                         " ? document.activeElement.value : null")
+
+
+def _stored_decisions(engine, attempt_id: int) -> int:
+    with Session(engine) as session:
+        return len(session.exec(select(Decision).where(Decision.attempt_id == attempt_id)).all())
+
+
+def _assert_not_submitted(page, engine, attempt_id: int) -> None:
+    """Nothing was sent: no feedback, no page load, no stored decision, the form still there."""
+    page.wait_for_timeout(400)  # room for a request that should not happen
+    assert page.locator("#feedback").count() == 0
+    assert page.locator("#decision-form, #pre-alert-form").count() == 1
+    assert page.evaluate("window.__noReload === true"), "the page was reloaded"
+    assert _stored_decisions(engine, attempt_id) == 0
+
+
 def test_nurse_completes_a_five_case_drill_with_the_keyboard(page, e2e_engine, five_case_drill):
     drill_id = five_case_drill
     login(page, "nurse")
@@ -84,10 +106,20 @@ def test_nurse_completes_a_five_case_drill_with_the_keyboard(page, e2e_engine, f
         if i % 2 == 0:
             page.keyboard.press("c")
             page.keyboard.press("ArrowRight")  # confidence 70 -> 80
-            page.keyboard.press("e")
-        else:
+            page.keyboard.press("e")  # selects escalate, focus on its button
+            assert _focused_action(page) == "escalate"
+            if i == 0:
+                _assert_not_submitted(page, e2e_engine, seen[-1])
+        elif i == 1:
             page.keyboard.press("1")  # within the documented baseline
-            page.keyboard.press("d")
+            page.keyboard.press("d")  # a reason is chosen: focus on the dismiss button
+            assert _focused_action(page) == "dismiss"
+        else:
+            page.keyboard.press("d")  # no reason yet: focus goes to the reasons first
+            assert page.evaluate("document.activeElement.name") == "reason"
+            page.keyboard.press("1")  # within the documented baseline; focus on the dismiss button
+            assert _focused_action(page) == "dismiss"
+        page.keyboard.press("Enter")  # the one deliberate confirmation
         page.wait_for_selector("#feedback")
         assert page.evaluate("window.__noReload === true"), "the decision reloaded the page"
         assert page.evaluate("document.activeElement && document.activeElement.id") == "feedback"
@@ -130,6 +162,12 @@ def test_decision_works_without_javascript(browser, server_url):
         with page.expect_navigation():
             page.get_by_role("button", name=re.compile("practice", re.I)).click()
         assert CASE_URL.search(page.url)
+        page.get_by_label("Other reason").fill("typed, then Enter")
+        page.keyboard.press("Enter")  # no implicit submit (it would send the first button, escalate)
+        page.wait_for_timeout(400)
+        assert page.locator("#feedback").count() == 0 and page.locator("#decision-form").count() == 1
+        assert page.locator("[data-shortcut-settings]").is_hidden()  # no shortcuts without JavaScript
+        page.get_by_label("Other reason").fill("")
         page.get_by_label("Measurement artefact").check()
         with page.expect_navigation():
             page.locator('button[value="dismiss"]').click()
@@ -156,13 +194,20 @@ def test_independent_assessment_first_with_the_keyboard(page, e2e_engine):
     assert page.locator(".alert-panel").count() == 0  # no alert before the nurse's own call
     _assert_accessible(page, "the independent-assessment step")
     page.evaluate("window.__noReload = true")
-    page.keyboard.press("d")  # I would not escalate
+    page.keyboard.press("d")  # selects "I would not escalate"; nothing sent yet
+    assert _focused_action(page) == "dismiss"
+    attempt_id = int(CASE_URL.search(page.url).group(1))
+    _assert_not_submitted(page, e2e_engine, attempt_id)
+    assert page.locator("#pre-alert-form").count() == 1
+    page.keyboard.press("Enter")
     page.wait_for_selector("#decision-form")
     assert page.evaluate("window.__noReload === true")
     assert page.evaluate("document.activeElement && document.activeElement.id") == ""  # the alert panel
     assert page.evaluate("document.activeElement.classList.contains('alert-panel')")
     assert "Before the alert you chose" in page.locator("#decision-form").inner_text()
     page.keyboard.press("e")
+    assert _focused_action(page) == "escalate"
+    page.keyboard.press("Enter")
     page.wait_for_selector("#feedback")
     assert "Before seeing the alert you would have chosen to dismiss" in page.locator("#feedback").inner_text()
     with Session(e2e_engine) as session:
@@ -171,3 +216,55 @@ def test_independent_assessment_first_with_the_keyboard(page, e2e_engine):
             .where(CaseAttempt.drill_id == drill_id)
         ).one()
     assert (d.independent_action, d.action) == ("dismiss", "escalate")
+
+
+def test_a_shortcut_key_alone_never_submits_and_shortcuts_can_be_turned_off(page, e2e_engine):
+    login(page, "nurse")
+    with page.expect_navigation():
+        page.get_by_role("button", name=re.compile("practice", re.I)).click()
+    attempt_id = int(CASE_URL.search(page.url).group(1))
+    page.wait_for_selector("#decision-form")
+    escalate = page.locator('#decision-form button[value="escalate"]')
+    toggle = page.get_by_label("Single-key shortcuts")
+    assert toggle.is_visible() and toggle.is_checked()
+    assert escalate.get_attribute("aria-keyshortcuts") == "E"
+    assert "Enter" in page.locator("[data-shortcut-help]").inner_text()
+    page.evaluate("window.__noReload = true")
+
+    page.keyboard.press("e")  # selects escalate and nothing more
+    assert _focused_action(page) == "escalate"
+    assert "press Enter" in page.locator("[data-shortcut-status]").inner_text()
+    _assert_not_submitted(page, e2e_engine, attempt_id)
+
+    page.keyboard.press("1")  # a reason radio: Enter there must not submit the first button
+    page.keyboard.press("Enter")
+    _assert_not_submitted(page, e2e_engine, attempt_id)
+
+    toggle.focus()  # the switch is keyboard-reachable
+    page.keyboard.press("Space")
+    assert not toggle.is_checked()
+    assert escalate.get_attribute("aria-keyshortcuts") is None
+    assert page.locator("[data-shortcut-help]").is_hidden()
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("e")
+    page.keyboard.press("d")
+    assert _focused_action(page) is None  # the keys did nothing
+    assert page.locator("[data-shortcut-status]").inner_text() == ""
+    _assert_not_submitted(page, e2e_engine, attempt_id)
+
+    page.reload()  # the choice is remembered
+    page.wait_for_selector("#decision-form")
+    assert not toggle.is_checked()
+    page.evaluate("window.__noReload = true")
+    page.keyboard.press("e")
+    assert _focused_action(page) is None
+    _assert_not_submitted(page, e2e_engine, attempt_id)
+
+    toggle.check()  # on again: E then Enter decides
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("e")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#feedback")
+    with Session(e2e_engine) as session:
+        d = session.exec(select(Decision).where(Decision.attempt_id == attempt_id)).one()
+    assert d.action == "escalate"
