@@ -7,14 +7,14 @@ without JavaScript, and htmx swaps only the results block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from app.deps import ALLOW_MANAGER, Principal, SessionDep
+from app.deps import ALLOW_MANAGER, Principal, SessionDep, is_htmx
 from app.models import Unit
 from app.services import api_tokens, exports
 from app.services import dashboard as dash
@@ -31,7 +31,7 @@ PERIODS: dict[str, tuple[str, int | None]] = {
     "365": ("Last 12 months", 365),
     "all": ("All time", None),
 }
-DEFAULT_THRESHOLD = "70"
+DEFAULT_METRIC = "accuracy"
 
 
 def _unit(session: SessionDep, principal: Principal, requested: int | None) -> Unit:
@@ -64,13 +64,28 @@ class Filters:
     def threshold_value(self) -> float | None:
         return dash.threshold_value(self.metric, self.threshold)
 
+    @property
+    def threshold_unit(self) -> str:
+        return dash.threshold_unit(self.metric)
+
+    @property
+    def worse_side(self) -> str:
+        return dash.worse_side(self.metric)
+
+    def as_metric(self, metric: str) -> Filters:
+        """The same filters highlighting `metric`: the threshold is kept only if it was typed for it."""
+        if metric == self.metric:
+            return self
+        return replace(self, metric=metric, threshold=dash.default_threshold(metric))
+
     def query(self, **changes: str | int | None) -> str:
         params: dict[str, str | int | None] = {
             "unit": self.unit, "days": self.days, "sort": self.sort, "order": self.order,
             "metric": self.metric, "threshold": self.threshold,
         }
         params.update(changes)
-        return urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+        # An empty threshold is kept ("threshold="): typed empty means no highlight, absent the default.
+        return urlencode({k: v for k, v in params.items() if v is not None and (v != "" or k == "threshold")})
 
     def sort_link(self, key: str) -> str:
         order = "desc" if self.sort == key and not self.descending else "asc"
@@ -84,16 +99,23 @@ def filters(
     days: Annotated[str, Query(max_length=32)] = "all",
     sort: Annotated[str, Query(max_length=32)] = dash.DEFAULT_SORT,
     order: Annotated[str, Query(max_length=32)] = "asc",
-    metric: Annotated[str, Query(max_length=32)] = "accuracy",
-    threshold: Annotated[str, Query(max_length=32)] = DEFAULT_THRESHOLD,
+    metric: Annotated[str, Query(max_length=32)] = DEFAULT_METRIC,
+    threshold: Annotated[str | None, Query(max_length=32)] = None,
+    threshold_metric: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Filters:
+    """`threshold_metric` is the metric the submitted threshold was shown for (a hidden field of the
+    form). Switching the Highlight metric submits the old metric's threshold with it: that one is
+    dropped for the new metric's default. With no threshold at all, the metric's default applies;
+    an empty one (typed) means no highlight."""
+    chosen = metric if metric in dash.THRESHOLD_METRICS else DEFAULT_METRIC
+    stale = threshold_metric is not None and threshold_metric != chosen
     return Filters(
         unit=unit,
         days=days if days in PERIODS else "all",
         sort=sort if sort in dash.METRICS else dash.DEFAULT_SORT,
         order=order if order in ("asc", "desc") else "asc",
-        metric=metric if metric in dash.THRESHOLD_METRICS else "accuracy",
-        threshold=threshold.strip(),
+        metric=chosen,
+        threshold=dash.default_threshold(chosen) if threshold is None or stale else threshold.strip(),
     )
 
 
@@ -108,6 +130,7 @@ def _common(session: SessionDep, principal: Principal, f: Filters, unit: Unit) -
         "periods": PERIODS,
         "metrics": dash.METRICS,
         "threshold_metrics": dash.THRESHOLD_METRICS,
+        "default_thresholds": dash.DEFAULT_THRESHOLDS,
     }
 
 
@@ -125,12 +148,16 @@ def unit_dashboard(request: Request, session: SessionDep, principal: ManagerDep,
         "rows": rows,
         "flagged": sum(r.flagged for r in rows),
         "chart": chart,
+        # An htmx swap replaces only #results: the threshold field (value and unit follow the
+        # metric) comes along out of band.
+        "threshold_oob": is_htmx(request),
     }
     return render(request, "pages/dashboard/index.html", ctx, block="results")
 
 
 @router.get("/categories", dependencies=[Depends(ALLOW_MANAGER)])
 def categories(request: Request, session: SessionDep, principal: ManagerDep, f: FiltersDep) -> Response:
+    f = f.as_metric("accuracy")  # this page highlights accuracy only
     unit = _unit(session, principal, f.unit)
     scope = dash.scope_for_days(unit.id or 0, f.period_days)
     breakdown = dash.category_breakdown(session, scope)
@@ -138,7 +165,7 @@ def categories(request: Request, session: SessionDep, principal: ManagerDep, f: 
         **_common(session, principal, f, unit),
         "breakdown": breakdown,
         "trainees": breakdown.trainees(session),
-        "min_accuracy": dash.threshold_value("accuracy", f.threshold),
+        "min_accuracy": f.threshold_value,
     }
     return render(request, "pages/dashboard/categories.html", ctx, block="results")
 
@@ -172,7 +199,7 @@ def trainee_detail(
         "breakdown": breakdown,
         "by_category": {cat: cell for (_tid, cat), cell in breakdown.cells.items()},
         "chart": dash.trend_chart(dash.weekly_trend(session, mine)),
-        "min_accuracy": dash.threshold_value("accuracy", f.threshold),
+        "min_accuracy": f.as_metric("accuracy").threshold_value,
     }
     return render(request, "pages/dashboard/trainee.html", ctx, block="results")
 

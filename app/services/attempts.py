@@ -14,9 +14,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import bindparam, case, func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from app.core.db import begin_write, commit_keeping_loaded
@@ -42,6 +44,7 @@ __all__ = [
     "answer_of",
     "can_view",
     "decision_for",
+    "decision_unit_of",
     "drill_progress",
     "drills_for_trainee",
     "history_rows",
@@ -101,21 +104,33 @@ class DecisionInput:
 
     @classmethod
     def parse(
-        cls, *, action: str | None, reason: str | None, reason_text: str | None, confidence: int | str | None
+        cls,
+        *,
+        action: str | None,
+        reason: str | None,
+        reason_text: str | None,
+        confidence: int | str | None,
+        alert_fired: bool = True,
     ) -> DecisionInput:
+        """Validate the form; `alert_fired` only words the messages as the form does (with no alert
+        there is nothing to dismiss: the button reads "Don’t escalate")."""
         errors: dict[str, str] = {}
+        declining = "dismissing the alert" if alert_fired else "not escalating"
         act = (action or "").strip().lower()
         if act not in ACTIONS:
-            errors["action"] = "Choose Escalate or Dismiss."
+            errors["action"] = "Choose Escalate or Dismiss." if alert_fired else "Choose Escalate or Don’t escalate."
         why = (reason or "").strip().lower() or None
         text = (reason_text or "").strip() or None
         if text is not None and len(text) > REASON_TEXT_MAX:
             errors["reason_text"] = f"Keep the reason under {REASON_TEXT_MAX} characters."
         if act == "dismiss":
             if why not in DISMISS_REASONS:
-                errors["reason"] = "Choose why you are dismissing the alert."
+                errors["reason"] = f"Choose why you are {declining}."
             elif why == "other" and not text:
-                errors["reason_text"] = "Say in a few words why you are dismissing it."
+                errors["reason_text"] = (
+                    "Say in a few words why you are dismissing it." if alert_fired
+                    else "Say in a few words why you are not escalating."
+                )
         elif act == "escalate":
             why = why if why in ESCALATE_REASONS else "notify-provider"
             text = None
@@ -159,15 +174,50 @@ def pre_alert_for(session: Session, attempt_id: int) -> PreAlertJudgement | None
     return session.exec(select(PreAlertJudgement).where(PreAlertJudgement.attempt_id == attempt_id)).first()
 
 
-def can_view(attempt: CaseAttempt, *, viewer: User, owner: User, decided: bool) -> bool:
-    """Trainees see their own cases; managers (same unit) and admins only decided ones."""
+def can_view(
+    attempt: CaseAttempt,
+    *,
+    viewer: User,
+    owner: User | None = None,
+    decided: bool | Decision | None,
+    session: Session | None = None,
+) -> bool:
+    """Trainees see their own cases; admins any decided case; a manager a decided case whose
+    decision was made in the manager's unit.
+
+    A manager's access follows the decision's `unit_id` (the trainee's unit when they decided),
+    not the trainee's current unit: a trainee who moves leaves their past decisions with the old
+    unit's dashboard, and the new unit's manager sees only what was decided there. Undecided
+    cases stay closed to managers and admins (the answer is secret until the decision).
+
+    `decided` is the stored decision when the caller has it, else whether one exists; with only a
+    boolean, a manager's check reads the decision's unit through `session`, by default the session
+    the attempt was loaded in (fails closed for a detached attempt). `owner` is no longer consulted
+    and kept for callers that pass it.
+    """
+    del owner
     if viewer.role == "trainee":
         return attempt.trainee_id == viewer.id
-    if not decided:
+    if decided is None or decided is False:
         return False
     if viewer.role == "admin":
         return True
-    return viewer.role == "manager" and viewer.unit_id is not None and viewer.unit_id == owner.unit_id
+    if viewer.role != "manager" or viewer.unit_id is None:
+        return False
+    if session is None:
+        session = cast("Session | None", object_session(attempt))
+    if isinstance(decided, Decision):
+        decision_unit = decided.unit_id
+    elif session is not None:
+        decision_unit = decision_unit_of(session, attempt.id or 0)
+    else:
+        return False
+    return decision_unit is not None and decision_unit == viewer.unit_id
+
+
+def decision_unit_of(session: Session, attempt_id: int) -> int | None:
+    """The unit a stored decision was made in (None when undecided or made outside any unit)."""
+    return session.exec(select(Decision.unit_id).where(Decision.attempt_id == attempt_id)).first()
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -253,9 +303,18 @@ def record_decision(
     facts, and the pre-alert judgement is looked up only where the drill asks for one.
     `context` (from `load_for_decision`) saves the "decided already?" and category queries.
     """
-    submitted = DecisionInput.parse(
-        action=action, reason=reason, reason_text=reason_text, confidence=confidence
-    )
+    try:
+        submitted = DecisionInput.parse(
+            action=action, reason=reason, reason_text=reason_text, confidence=confidence
+        )
+    except DecisionInvalid:
+        # Only a refused form pays for reading the stored case: the messages say "dismissing the
+        # alert" only where one fired, as the form itself does.
+        DecisionInput.parse(
+            action=action, reason=reason, reason_text=reason_text, confidence=confidence,
+            alert_fired=_case_facts(attempt)[1],
+        )
+        raise
     attempt_id = attempt.id or 0
     digest = _key_digest(attempt_id, idempotency_key)
     if context is not None and context.decided is not None:

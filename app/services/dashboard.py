@@ -543,6 +543,40 @@ METRICS: dict[str, MetricDef] = {
     )
 }
 THRESHOLD_METRICS = tuple(k for k, m in METRICS.items() if m.higher_is_better is not None)
+
+DEFAULT_THRESHOLDS: dict[str, str] = {
+    # As typed in the threshold field (percentages in %, times in seconds); see docs/metrics.md §5
+    # for where each comes from. d′ 1.0 ("fair") and Brier 0.25 (always answering 50 %) are from the
+    # clinical reference §7.1 and §7.3; the others are local defaults an educator can change.
+    "cases": "20",
+    "accuracy": "70",
+    "sensitivity": "70",
+    "specificity": "70",
+    "d_prime": "1.0",
+    "automation_bias": "20",
+    "no_alert_misses": "30",
+    "median_time": "120",
+    "brier": "0.25",
+}
+"""The threshold each Highlight metric starts with when the manager has not typed one."""
+
+THRESHOLD_UNITS: dict[Kind, str] = {"pct": "%", "seconds": "s", "count": "cases", "num": "", "text": ""}
+
+
+def default_threshold(metric_key: str) -> str:
+    return DEFAULT_THRESHOLDS.get(metric_key, "")
+
+
+def threshold_unit(metric_key: str) -> str:
+    """The unit the threshold is typed in: "%", "s", "cases" or "" (d′, Brier: plain numbers)."""
+    metric = METRICS.get(metric_key)
+    return THRESHOLD_UNITS.get(metric.kind, "") if metric else ""
+
+
+def worse_side(metric_key: str) -> str:
+    """ "below" or "above": the side of the threshold that is worse for this metric."""
+    metric = METRICS.get(metric_key)
+    return "above" if metric is not None and metric.higher_is_better is False else "below"
 DEFAULT_SORT = "name"
 
 

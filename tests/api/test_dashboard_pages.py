@@ -199,3 +199,62 @@ def test_trend_chart_has_a_text_alternative(wards, client):
     assert "week(s) with decisions" in svg.group(0)
     # The same numbers as a table for screen readers and for copying.
     assert "Show weekly values" in html and "<th scope=\"row\">2026-11-16</th>" in html
+
+
+def _flagged_names(html: str) -> list[str]:
+    return re.findall(r'<tr class="flagged">\s*<th scope="row">\s*<a href="[^"]*">([^<]+)</a>', html)
+
+
+def test_badge_names_the_worse_side_of_the_threshold(wards, client):
+    login(client, "manager")
+    acc = client.get("/dashboard?metric=accuracy&threshold=80").text
+    row = re.search(r'<tr class="flagged">.*?</tr>', acc, re.S)
+    assert row and "below threshold" in row.group(0)
+    # Lower is better: a flagged trainee is above the threshold, and the badge says so.
+    for metric, threshold in (("automation_bias", "20"), ("brier", "0.1"), ("median_time", "1")):
+        html = client.get(f"/dashboard?metric={metric}&threshold={threshold}").text
+        rows = re.findall(r'<tr class="flagged">.*?</tr>', html, re.S)
+        assert rows, metric
+        assert all("above threshold" in r and "below threshold" not in r for r in rows), metric
+
+
+def test_each_metric_starts_from_its_own_default_threshold(wards, client):
+    login(client, "manager")
+    # No threshold given: the metric's default (d′ 1.0: Ann 1.05 and Bob 1.35 are fair or better).
+    html = client.get("/dashboard?metric=d_prime").text
+    assert 'name="threshold" value="1.0"' in html and _flagged_names(html) == []
+    # Switching the metric submits the old metric's 70 with it: it is dropped for d′'s default.
+    switched = client.get("/dashboard?metric=d_prime&threshold=70&threshold_metric=accuracy").text
+    assert 'name="threshold" value="1.0"' in switched and _flagged_names(switched) == []
+    # A threshold typed for d′ itself is kept.
+    typed = client.get("/dashboard?metric=d_prime&threshold=1.2&threshold_metric=d_prime").text
+    assert _flagged_names(typed) == ["Ann Able"]
+    brier = client.get("/dashboard?metric=brier&threshold=70&threshold_metric=accuracy").text
+    assert 'name="threshold" value="0.25"' in brier
+    # Typed empty means no highlight, and the links keep it empty rather than reviving the default.
+    empty = client.get("/dashboard?metric=accuracy&threshold=&threshold_metric=accuracy").text
+    assert _flagged_names(empty) == []
+    assert 'metric=accuracy&amp;threshold="' in empty
+
+
+def test_threshold_field_shows_its_unit_and_follows_htmx_swaps(wards, client):
+    login(client, "manager")
+    html = client.get("/dashboard?metric=accuracy").text
+    assert re.search(r'id="f-threshold-unit">%<', html)
+    assert 'name="threshold_metric" value="accuracy"' in html
+    r = client.get("/dashboard?metric=median_time&threshold=70&threshold_metric=accuracy",
+                   headers={"HX-Request": "true"})
+    oob = re.search(r'<div class="field" id="f-threshold-field" hx-swap-oob="true">.*?</div>', r.text, re.S)
+    assert oob, r.text[:500]
+    assert 'value="120"' in oob.group(0) and 'id="f-threshold-unit">s<' in oob.group(0)
+    assert 'name="threshold_metric" value="median_time"' in oob.group(0)
+    # The full page carries the field once, in the form, not out of band.
+    full = client.get("/dashboard?metric=median_time").text
+    assert full.count('id="f-threshold-field"') == 1 and "hx-swap-oob" not in full
+
+
+def test_category_pages_keep_an_accuracy_threshold_whatever_the_metric(wards, client):
+    login(client, "manager")
+    r = client.get("/dashboard/categories?metric=d_prime&threshold=1.0")
+    # d′'s 1.0 is not an accuracy of 1 %: the accuracy default (70 %) applies here.
+    assert 'name="threshold" value="70"' in r.text and "below 70%" in r.text

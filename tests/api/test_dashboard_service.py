@@ -312,3 +312,14 @@ def test_resolve_unit_rules(ward):
     with pytest.raises(dash.UnitAccessError) as err:
         dash.resolve_unit(db, admin, 999_999)
     assert err.value.status == 404
+
+
+def test_every_highlight_metric_has_a_default_threshold_that_parses():
+    for key in dash.THRESHOLD_METRICS:
+        assert dash.threshold_value(key, dash.default_threshold(key)) is not None, key
+    assert dash.threshold_value("accuracy", dash.default_threshold("accuracy")) == pytest.approx(0.70)
+    assert dash.threshold_value("d_prime", dash.default_threshold("d_prime")) == 1.0
+    assert dash.threshold_value("brier", dash.default_threshold("brier")) == 0.25
+    assert dash.threshold_unit("accuracy") == "%" and dash.threshold_unit("median_time") == "s"
+    assert dash.threshold_unit("d_prime") == "" and dash.threshold_unit("brier") == ""
+    assert dash.worse_side("accuracy") == "below" and dash.worse_side("brier") == "above"

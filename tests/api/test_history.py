@@ -80,3 +80,23 @@ def test_replay_from_history_shows_the_same_feedback(demo, client):
 def test_history_is_for_trainees(demo, make_client):
     for username in ("educator", "manager", "admin"):
         assert login(make_client(), username).get("/history").status_code == 403
+
+
+def test_history_says_dont_escalate_where_no_alert_fired(demo, client):
+    """A dismissal reads "Dismiss" only where an alert fired; otherwise the form's "Don’t escalate"."""
+    from app.services.attempts import view_of
+
+    publish(demo, MIXED)
+    nurse = login(client, "nurse")
+    drill = make_drill(demo, title="Quiet alerts", spec={"scenario_ids": MIXED}, n_cases=6, no_alert_share=0.5)
+    fired: dict[int, bool] = {}
+    for _ in range(6):
+        aid = next_case(nurse, f"/drills/{drill.id}/next")
+        decide(nurse, aid, action="dismiss")
+        fired[aid] = view_of(attempt(demo, aid)).alert.fired
+    assert False in fired.values()
+    html = nurse.get("/history").text
+    for aid, alert in fired.items():
+        row = re.search(rf'<tr>\s*<td>[^<]*</td>\s*<th scope="row"><a href="/attempts/{aid}">.*?</tr>', html, re.S)
+        assert row, aid
+        assert ("<td>Dismiss</td>" if alert else "<td>Don’t escalate</td>") in row.group(0)

@@ -166,17 +166,21 @@ def test_race_loser_reads_the_winner(nurse, demo, monkeypatch):
 @pytest.mark.parametrize(
     ("form", "field", "message"),
     [
-        ({"action": "dismiss", "reason": ""}, "reason", "Choose why you are dismissing"),
-        ({"action": "dismiss", "reason": "other", "reason_text": " "}, "reason_text", "Say in a few words"),
-        ({"action": "escalate", "confidence": "40"}, "confidence", "whole number from 50 to 100"),
-        ({"action": "escalate", "confidence": "abc"}, "confidence", "whole number from 50 to 100"),
-        ({"action": "maybe"}, "action", "Choose Escalate or Dismiss"),
+        ({"action": "dismiss", "reason": ""}, "reason",
+         ("Choose why you are dismissing the alert", "Choose why you are not escalating")),
+        ({"action": "dismiss", "reason": "other", "reason_text": " "}, "reason_text",
+         ("Say in a few words why you are dismissing it", "Say in a few words why you are not escalating")),
+        ({"action": "escalate", "confidence": "40"}, "confidence", ("whole number from 50 to 100",) * 2),
+        ({"action": "escalate", "confidence": "abc"}, "confidence", ("whole number from 50 to 100",) * 2),
+        ({"action": "maybe"}, "action", ("Choose Escalate or Dismiss", "Choose Escalate or Don’t escalate")),
     ],
 )
 def test_invalid_decisions_are_shown_back_with_422(nurse, demo, form, field, message):
     aid = next_case(nurse, "/practice/next")
+    fired = view_of(attempt(demo, aid)).alert.fired
     r = decide(nurse, aid, htmx=True, **form)
     assert r.status_code == 422
+    message = message[0] if fired else message[1]
     assert message in r.text and f'href="#field-{field}"' in r.text
     assert 'id="decision-form"' in r.text
     assert demo.exec(select(Decision).where(Decision.attempt_id == aid)).first() is None
@@ -379,3 +383,27 @@ def test_case_page_shows_banner_alert_trends_labs_and_notes(nurse, demo):
     if view.labs:
         assert "Reference" in html and view.labs[0].label in html
     assert "Nursing assessments and notes" in html and view.assessments[-1].note in html
+
+
+@pytest.mark.parametrize("fired", [True, False])
+def test_refused_dismissal_is_worded_for_the_case(fired):
+    """With no alert there is nothing to dismiss: the messages say "not escalating" as the form does."""
+    from app.services.attempts import DecisionInput, DecisionInvalid
+
+    with pytest.raises(DecisionInvalid) as exc:
+        DecisionInput.parse(action="dismiss", reason=None, reason_text=None, confidence=70, alert_fired=fired)
+    text = exc.value.errors["reason"]
+    assert ("alert" in text) is fired
+    assert text == ("Choose why you are dismissing the alert." if fired else "Choose why you are not escalating.")
+    with pytest.raises(DecisionInvalid) as exc:
+        DecisionInput.parse(action="", reason=None, reason_text=None, confidence=70, alert_fired=fired)
+    assert exc.value.errors["action"].endswith("Dismiss." if fired else "Don’t escalate.")
+
+
+def test_refused_form_on_a_no_alert_case_does_not_mention_an_alert(nurse, demo):
+    drill = make_drill(demo, title="Quiet", spec={"scenario_ids": MIXED}, n_cases=2, no_alert_share=1.0)
+    aid = next_case(nurse, f"/drills/{drill.id}/next")
+    assert view_of(attempt(demo, aid)).alert.fired is False
+    r = decide(nurse, aid, htmx=True, action="dismiss", reason="")
+    assert r.status_code == 422
+    assert "Choose why you are not escalating." in r.text and "dismissing the alert" not in r.text
