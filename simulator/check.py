@@ -4,6 +4,10 @@ Agreement is the share of seeds whose simulated outcome matches the expected act
 (deteriorated <=> escalate). Below 95% the scenario is flagged. Warnings point at cases that are
 valid but probably not what the author meant (a false-positive scenario whose alert rarely fires,
 a masked-deterioration scenario whose alert usually fires).
+
+A seed whose patient does not deteriorate but whose chart shows NEWS2 >= 7 at the decision
+(clinical-reference §1.2: emergency response) is a red-flag seed: a nurse who escalates it would be
+graded wrong for following the chart. Any red-flag seed flags the scenario, like low agreement.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from .vocab import CATEGORY_ACTIONS
 __all__ = ["CheckReport", "check_scenario"]
 
 CHUNK = 25  # seeds simulated together: big enough to vectorise, small enough to stay in cache
+RED_FLAG_NEWS2 = 7  # clinical-reference §1.2: NEWS2 >= 7 calls for an emergency response
+SHOWN_SEEDS = 10  # red-flag seeds listed in the report line
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +42,23 @@ class CheckReport:
     median_score: float
     criteria_rates: dict[str, float]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    red_flag_seeds: tuple[int, ...] = ()  # not deteriorated, yet NEWS2 >= 7 on the chart at the decision
+    source: str = ""  # the file the scenario came from, when known
 
     def flagged(self, min_agreement: float) -> bool:
-        return self.agreement < min_agreement
+        return self.agreement < min_agreement or bool(self.red_flag_seeds)
+
+    def red_flag_message(self) -> str | None:
+        """Why the red-flag seeds fail the check, naming the file and the seeds; None if there are none."""
+        if not self.red_flag_seeds:
+            return None
+        shown = ", ".join(str(s) for s in self.red_flag_seeds[:SHOWN_SEEDS])
+        more = f" and {len(self.red_flag_seeds) - SHOWN_SEEDS} more" if len(self.red_flag_seeds) > SHOWN_SEEDS else ""
+        return (
+            f"{self.source or self.scenario_id}: {len(self.red_flag_seeds)} of {self.seeds} seeds do not deteriorate "
+            f"but show NEWS2 >= {RED_FLAG_NEWS2} at the decision (clinical-reference §1.2), so escalating would be "
+            f"graded wrong: seed(s) {shown}{more}. Move the baselines away from the red-flag thresholds."
+        )
 
     def summary_line(self, min_agreement: float) -> str:
         mark = "FLAG" if self.flagged(min_agreement) else "ok  "
@@ -47,7 +67,8 @@ class CheckReport:
             f"alert fires {self.alert_rate:.1%}, deteriorated {self.deteriorated_rate:.1%}, "
             f"median score {self.median_score:.0f}"
         )
-        return "\n".join([line, *(f"     warning: {w}" for w in self.warnings)])
+        red = self.red_flag_message()
+        return "\n".join([line, *([f"     red flag: {red}"] if red else []), *(f"     warning: {w}" for w in self.warnings)])
 
     def as_dict(self, min_agreement: float) -> dict[str, Any]:
         return {
@@ -63,20 +84,24 @@ class CheckReport:
             "criteria_rates": {k: round(v, 4) for k, v in self.criteria_rates.items()},
             "flagged": self.flagged(min_agreement),
             "warnings": list(self.warnings),
+            "red_flag_seeds": list(self.red_flag_seeds),
         }
 
 
-def check_scenario(scenario: Scenario, seeds: int = 200, first_seed: int = 0) -> CheckReport:
-    """Simulate `seeds` consecutive seeds and summarise outcome agreement and alert behaviour."""
+def check_scenario(scenario: Scenario, seeds: int = 200, first_seed: int = 0, source: str = "") -> CheckReport:
+    """Simulate `seeds` consecutive seeds and summarise outcome agreement, alert behaviour and red-flag seeds."""
     all_seeds = list(range(first_seed, first_seed + seeds))
-    fired, det, scores, met = [], [], [], []
+    fired, det, scores, met, news2 = [], [], [], [], []
     for i in range(0, seeds, CHUNK):
         batch = simulate_batch(scenario, all_seeds[i : i + CHUNK])
         fired.append(batch.fired)
         det.append(batch.deteriorated)
         scores.append(batch.scores)
         met.append(batch.criteria_met)
+        news2.append(batch.news2_at_decision)
     fired_a, det_a = np.concatenate(fired), np.concatenate(det)
+    red = ~det_a & (np.concatenate(news2) >= RED_FLAG_NEWS2)
+    red_flag_seeds = tuple(s for s, r in zip(all_seeds, red.tolist(), strict=True) if r)
     met_a = np.concatenate(met)
     escalate = scenario.expected_action == "escalate"
     agreement = float(np.mean(det_a == escalate))
@@ -100,4 +125,6 @@ def check_scenario(scenario: Scenario, seeds: int = 200, first_seed: int = 0) ->
         median_score=float(np.median(np.concatenate(scores))),
         criteria_rates={k: float(met_a[:, j].mean()) for j, k in enumerate(CRITERIA)},
         warnings=tuple(warnings),
+        red_flag_seeds=red_flag_seeds,
+        source=source,
     )

@@ -90,6 +90,7 @@ class BatchRun:
     t0: npt.NDArray[np.int64]  # decision time per variant, minutes relative to the nominal time
     scores: list[alert_model.Score]  # alert at t0
     outcomes: Outcomes
+    news2_at_t0: npt.NDArray[np.int64]  # NEWS2 of the latest scored obs set at or before t0; -1 if none
 
 
 def _decision(scenario: Scenario, v: Variant, ch: Chart) -> tuple[int, alert_model.Score]:
@@ -115,7 +116,14 @@ def run_batch(scenario: Scenario, seeds: Sequence[int]) -> BatchRun:
     decisions = [_decision(scenario, v, c) for v, c in zip(variants, charts, strict=True)]
     t0 = np.array([d[0] for d in decisions], dtype=np.int64)
     outcomes = evaluate(variants, latent, scenario.patient.spo2_scale, t0, scenario.timing.future_hours * 60)
-    return BatchRun(variants, latent, charts, t0, [d[1] for d in decisions], outcomes)
+    news2 = np.array([_news2_at(c, int(t)) for c, t in zip(charts, t0, strict=True)], dtype=np.int64)
+    return BatchRun(variants, latent, charts, t0, [d[1] for d in decisions], outcomes, news2)
+
+
+def _news2_at(ch: Chart, t0: int) -> int:
+    """The NEWS2 the nurse sees at the decision (latest scored obs set at or before t0), -1 if none."""
+    latest = next((o for o in reversed(ch.obs) if o.t <= t0 and o.news2 is not None), None)
+    return -1 if latest is None or latest.news2 is None else latest.news2.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +135,7 @@ class BatchSummary:
     fired: npt.NDArray[np.bool_]
     deteriorated: npt.NDArray[np.bool_]
     criteria_met: npt.NDArray[np.bool_]  # (seeds, criteria) in outcome.CRITERIA order
+    news2_at_decision: npt.NDArray[np.int64]  # NEWS2 shown at the decision; -1 if none charted
 
 
 def simulate_batch(scenario: Scenario, seeds: Sequence[int]) -> BatchSummary:
@@ -139,6 +148,7 @@ def simulate_batch(scenario: Scenario, seeds: Sequence[int]) -> BatchSummary:
         fired=scores >= scenario.alert.threshold,
         deteriorated=run.outcomes.deteriorated,
         criteria_met=run.outcomes.met,
+        news2_at_decision=run.news2_at_t0,
     )
 
 

@@ -413,6 +413,10 @@ class Artifact(_Model):
         None, description="bp-cuff-small / bp-cuff-large / estimated-rr: the artefact lasts until this time."
     )
     probability: Fraction = Field(1.0, description="Share of variants in which the artefact happens.")
+    size: Range | None = Field(
+        None,
+        description="haemolysed-sample only: the false potassium rise in mmol/L, [low, high] (default 1.0–2.0).",
+    )
 
 
 class MissingRates(_Model):
@@ -552,6 +556,10 @@ class Scenario(_Model):
                 problems.append((f"measurement.artifacts.{i}.at_h", f"must lie within the case window {lo_t:g}…{hi_t:g} h"))
             if a.to_h is not None and a.to_h[0] < a.at_h[1]:
                 problems.append((f"measurement.artifacts.{i}.to_h", "must not be before at_h"))
+            if a.size is not None and a.type != "haemolysed-sample":
+                problems.append((f"measurement.artifacts.{i}.size", "only a haemolysed-sample artefact takes a size"))
+            elif a.size is not None and (a.size[0] < 0.1 or a.size[1] > 3.0):
+                problems.append((f"measurement.artifacts.{i}.size", "the potassium rise must lie within 0.1…3 mmol/L"))
         for i, d in enumerate(self.measurement.labs):
             if d.at_h is not None and (d.at_h[0] < lo_t or d.at_h[1] > hi_t):
                 problems.append((f"measurement.labs.{i}.at_h", f"must lie within the case window {lo_t:g}…{hi_t:g} h"))

@@ -137,6 +137,10 @@ def _draw_times(draw: LabDraw, rng: np.random.Generator, clock0: int, lo: int, h
     return list(range(first, hi + 1, 1440))
 
 
+def _scaled(r: tuple[float, float], u: float) -> float:
+    return r[0] + (r[1] - r[0]) * u
+
+
 def _draw_artifact(a: Artifact, rng: np.random.Generator) -> ArtifactDraw | None:
     happens = rng.random() < a.probability
     at = _u(rng, a.at_h) * 60
@@ -149,7 +153,7 @@ def _draw_artifact(a: Artifact, rng: np.random.Generator) -> ArtifactDraw | None
         "motion": 80 + 8 * size_u,
         "bp-cuff-small": 5 + 10 * size_u,  # §5.4: 5–15 mmHg high
         "bp-cuff-large": 5 + 10 * size_u,  # §5.4: 5–15 mmHg low
-        "haemolysed-sample": 1.0 + 1.0 * size_u,
+        "haemolysed-sample": _scaled(a.size or (1.0, 2.0), size_u),  # mmol/L of false potassium
         "estimated-rr": 18.0 if size_u < 0.5 else 20.0,  # §5.4: always 18 or 20
     }[a.type]
     return ArtifactDraw(a.type, at, max(at, to), size)

@@ -29,7 +29,15 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 def _load_all(paths: list[Path], *, check_names: bool = False) -> tuple[list[Scenario], list[ScenarioIssue]]:
     """Every valid scenario and every issue; with check_names a file not named <id>.yaml is an issue too."""
-    scenarios: list[Scenario] = []
+    loaded, issues = _load_with_paths(paths, check_names=check_names)
+    return [sc for _, sc in loaded], issues
+
+
+def _load_with_paths(
+    paths: list[Path], *, check_names: bool = False
+) -> tuple[list[tuple[Path, Scenario]], list[ScenarioIssue]]:
+    """Like _load_all, keeping the file each scenario came from."""
+    scenarios: list[tuple[Path, Scenario]] = []
     issues: list[ScenarioIssue] = []
     for path in _expand(paths):
         try:
@@ -39,7 +47,7 @@ def _load_all(paths: list[Path], *, check_names: bool = False) -> tuple[list[Sce
             continue
         misnamed = file_name_issue(path, scenario) if check_names else None
         if misnamed is None:
-            scenarios.append(scenario)
+            scenarios.append((path, scenario))
         else:
             issues.append(misnamed)
     return scenarios, issues
@@ -91,26 +99,31 @@ def check(
     """
     from simulator.check import CheckReport, check_scenario
 
-    scenarios, issues = _load_all(paths)
+    scenarios, issues = _load_with_paths(paths)
     for issue in issues:
         typer.echo(str(issue), err=True)
     reports: list[CheckReport] = []
     if json_:
-        reports = [check_scenario(sc, seeds=seeds) for sc in scenarios]
+        reports = [check_scenario(sc, seeds=seeds, source=str(path)) for path, sc in scenarios]
     else:
         with typer.progressbar(scenarios, label="Simulating", file=sys.stderr, show_pos=True) as bar:
-            for sc in bar:
-                reports.append(check_scenario(sc, seeds=seeds))
-    flagged = [r for r in reports if r.agreement < min_agreement]
+            for path, sc in bar:
+                reports.append(check_scenario(sc, seeds=seeds, source=str(path)))
+    flagged = [r for r in reports if r.flagged(min_agreement)]
     if json_:
         typer.echo(json.dumps([r.as_dict(min_agreement) for r in reports], indent=2))
     else:
         for r in reports:
             typer.echo(r.summary_line(min_agreement))
+        low = sum(r.agreement < min_agreement for r in reports)
+        red = [r for r in reports if r.red_flag_seeds]
         typer.echo(
-            f"{len(reports)} scenario(s), {seeds} seeds each: {len(flagged)} below {min_agreement:.0%} agreement.",
+            f"{len(reports)} scenario(s), {seeds} seeds each: {low} below {min_agreement:.0%} agreement, "
+            f"{len(red)} with NEWS2 >= 7 at the decision in a seed that does not deteriorate.",
             err=True,
         )
+        for r in red:
+            typer.echo(r.red_flag_message(), err=True)
     if issues or flagged or not reports:
         raise typer.Exit(1)
 
