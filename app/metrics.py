@@ -349,14 +349,17 @@ def brier(p_deteriorating: Sequence[float], outcomes: Sequence[int | bool]) -> f
 # --------------------------------------------------------------------------------------------------
 
 TOO_EASY_AT = 0.95
-"""An item answered correctly by at least this share of trainees teaches little."""
+"""An item answered correctly in at least this share of responses teaches little."""
 
 NEGATIVE_DISCRIMINATION_BELOW = 0.0
 """A point-biserial below this means stronger trainees do worse on the item: check its answer key."""
 
 
 def difficulty(item_correct: Sequence[bool | int]) -> float | None:
-    """Classical item difficulty: the share of trainees who got the item right; None if none tried."""
+    """Classical item difficulty: the share of responses that got the item right; None if none tried.
+
+    The app's item is a scenario (all its versions) and each decision is one response.
+    """
     if not item_correct:
         return None
     return sum(bool(x) for x in item_correct) / len(item_correct)
@@ -398,7 +401,7 @@ def point_biserial(
 
 @dataclass(frozen=True)
 class ItemAnalysis:
-    """Difficulty, discrimination and review flags for one scenario item (alert)."""
+    """Difficulty, discrimination and review flags for one item (a scenario, all its versions)."""
 
     n: int
     difficulty: float | None

@@ -15,6 +15,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from app.charts.scales import CHART_FUTURE_HOURS, CHART_PAST_HOURS
 from app.deps import is_htmx, pre_session_csrf
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -31,6 +32,9 @@ def static_url(context: Context, path: str) -> str:
 
 
 templates.env.globals["static_url"] = static_url
+# Every chart shares one time axis; pages that describe it read the same numbers.
+templates.env.globals["chart_past_hours"] = CHART_PAST_HOURS
+templates.env.globals["chart_future_hours"] = CHART_FUTURE_HOURS
 
 
 def _base_context(request: Request) -> dict[str, Any]:
