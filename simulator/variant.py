@@ -15,7 +15,7 @@ import numpy as np
 
 from .schema import Artifact, LabDraw, Scenario
 from .trajectories import COURSES
-from .vocab import HGB_FEMALE, LAB_KEYS, LABS, VITAL_KEYS, VITALS, Measure
+from .vocab import FEMALE_LABS, LAB_KEYS, LABS, VITAL_KEYS, VITALS, Measure
 
 __all__ = ["APPENDED_LABS", "EventDraw", "Streams", "Variant", "draw_variant", "lab_measure", "streams"]
 
@@ -109,8 +109,8 @@ def _u(rng: np.random.Generator, r: tuple[float, float]) -> float:
 
 
 def lab_measure(key: str, sex: str) -> Measure:
-    """Lab metadata, with the female haemoglobin range for female patients (§6.2)."""
-    return HGB_FEMALE if key == "hgb" and sex == "female" else LABS[key]
+    """Lab metadata, with the female haemoglobin and creatinine ranges for female patients (§6.2)."""
+    return FEMALE_LABS.get(key, LABS[key]) if sex == "female" else LABS[key]
 
 
 def _draw_labs(scenario: Scenario, rng: np.random.Generator, clock0: int) -> tuple[LabDrawTime, ...]:

@@ -163,7 +163,8 @@ LABS: Final[dict[str, Measure]] = {
     "potassium": Measure("potassium", "Potassium", "mmol/L", "2823-3", 1.5, 10, 1, (3.8, 4.6), 0.1, 720, 3.5, 5.0),
     "bicarbonate": Measure("bicarbonate", "Bicarbonate", "mmol/L", "1963-8", 3, 50, 0, (23, 27), 0.6, 720, 22, 29),
     "bun": Measure("bun", "Urea nitrogen (BUN)", "mg/dL", "3094-0", 1, 250, 0, (9, 18), 1.0, 720, 7, 20),
-    "creatinine": Measure("creatinine", "Creatinine", "mg/dL", "2160-0", 0.2, 20, 2, (0.7, 1.0), 0.03, 720, 0.6, 1.3),
+    # Male reference range; female patients get CREATININE_FEMALE (§6.2: M 0.7–1.3, F 0.6–1.1 mg/dL).
+    "creatinine": Measure("creatinine", "Creatinine", "mg/dL", "2160-0", 0.2, 20, 2, (0.7, 1.0), 0.03, 720, 0.7, 1.3),
     "lactate": Measure("lactate", "Lactate", "mmol/L", "2524-7", 0.3, 25, 1, (0.8, 1.5), 0.1, 240, 0.5, 2.0),
     "glucose": Measure("glucose", "Glucose", "mg/dL", "2345-7", 20, 1000, 0, (85, 130), 8, 240, 70, 140),
     "crp": Measure("crp", "C-reactive protein", "mg/L", "1988-5", 0, 500, 0, (1, 6), 0.5, 720, None, 10),
@@ -177,3 +178,10 @@ LAB_KEYS: Final[tuple[str, ...]] = tuple(LABS)
 
 #: Female haemoglobin reference (clinical-reference §6.2); the engine swaps it in for female patients.
 HGB_FEMALE: Final[Measure] = Measure("hgb", "Haemoglobin", "g/dL", "718-7", 3, 22, 1, (12.2, 14.5), 0.15, 720, 12.0, 15.5)
+#: Female creatinine reference (clinical-reference §6.2: 0.6–1.1 mg/dL). Only the reference range differs:
+#: the default baseline (0.7–1.0) lies inside both ranges, so the simulated values are the same for either sex.
+CREATININE_FEMALE: Final[Measure] = Measure(
+    "creatinine", "Creatinine", "mg/dL", "2160-0", 0.2, 20, 2, (0.7, 1.0), 0.03, 720, 0.6, 1.1
+)
+#: Sex-specific lab metadata for female patients (clinical-reference §6.2); other labs use LABS for both sexes.
+FEMALE_LABS: Final[dict[str, Measure]] = {"hgb": HGB_FEMALE, "creatinine": CREATININE_FEMALE}
