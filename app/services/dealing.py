@@ -184,15 +184,31 @@ def plan_slots(
 def _pick_seed(
     version: ScenarioVersion, namespace: str, slot: Slot, generate: Callable[[ScenarioVersion, int], GeneratedCase]
 ) -> tuple[int, GeneratedCase]:
-    """The first of a fixed seed sequence whose alert matches the slot (or the first seed)."""
+    """The first of a fixed seed sequence whose alert matches the slot (or the first seed).
+
+    A seed whose patient does not deteriorate but whose chart shows NEWS2 >= 7 at the decision is
+    passed over too: escalating it would follow the chart (clinical-reference §1.2) yet be graded wrong.
+    """
+    import json
+
+    from simulator.check import RED_FLAG_NEWS2
+
+    def usable(case: GeneratedCase) -> bool:
+        if case.alert_fired != slot.want_alert:
+            return False
+        if case.deteriorated:
+            return True
+        news2 = json.loads(case.view_json).get("news2_latest") or {}
+        return int(news2.get("total", 0)) < RED_FLAG_NEWS2
+
     first_seed = seed_for(namespace, slot.position, 0)
     first = generate(version, first_seed)
-    if first.alert_fired == slot.want_alert:
+    if usable(first):
         return first_seed, first
     for k in range(1, MAX_SEED_TRIES):
         seed = seed_for(namespace, slot.position, k)
         case = generate(version, seed)
-        if case.alert_fired == slot.want_alert:
+        if usable(case):
             return seed, case
     return first_seed, first
 
