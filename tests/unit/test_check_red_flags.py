@@ -75,3 +75,17 @@ def test_cli_check_fails_and_names_file_and_seed(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{path}: " in result.stderr and "seed(s) " in result.stderr
     assert "1 with NEWS2 >= 7 at the decision" in result.stderr
+
+
+LIBRARY = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+
+
+def test_library_has_no_red_flag_seeds() -> None:
+    """Every published scenario passes the guard over the CI seeds (the 200-seed check is in the docs)."""
+    from simulator import load_scenario
+
+    failing = [
+        msg for path in LIBRARY
+        if (msg := check_scenario(load_scenario(path), seeds=50, source=str(path.name)).red_flag_message())
+    ]
+    assert not failing, "\n".join(failing)
