@@ -91,6 +91,7 @@ class BatchRun:
     scores: list[alert_model.Score]  # alert at t0
     outcomes: Outcomes
     news2_at_t0: npt.NDArray[np.int64]  # NEWS2 of the latest scored obs set at or before t0; -1 if none
+    red_at_t0: tuple[tuple[str, ...], ...] = ()  # parameters scoring 3 (§1.1) in that same set, per seed
 
 
 def _decision(scenario: Scenario, v: Variant, ch: Chart) -> tuple[int, alert_model.Score]:
@@ -117,13 +118,27 @@ def run_batch(scenario: Scenario, seeds: Sequence[int]) -> BatchRun:
     t0 = np.array([d[0] for d in decisions], dtype=np.int64)
     outcomes = evaluate(variants, latent, scenario.patient.spo2_scale, t0, scenario.timing.future_hours * 60)
     news2 = np.array([_news2_at(c, int(t)) for c, t in zip(charts, t0, strict=True)], dtype=np.int64)
-    return BatchRun(variants, latent, charts, t0, [d[1] for d in decisions], outcomes, news2)
+    red = tuple(_red_scores_at(c, int(t)) for c, t in zip(charts, t0, strict=True))
+    return BatchRun(variants, latent, charts, t0, [d[1] for d in decisions], outcomes, news2, red)
+
+
+def _scored_at(ch: Chart, t0: int) -> ObsSet | None:
+    """The obs set whose NEWS2 the nurse sees at the decision: the latest scored set at or before t0."""
+    return next((o for o in reversed(ch.obs) if o.t <= t0 and o.news2 is not None), None)
 
 
 def _news2_at(ch: Chart, t0: int) -> int:
     """The NEWS2 the nurse sees at the decision (latest scored obs set at or before t0), -1 if none."""
-    latest = next((o for o in reversed(ch.obs) if o.t <= t0 and o.news2 is not None), None)
+    latest = _scored_at(ch, t0)
     return -1 if latest is None or latest.news2 is None else latest.news2.total
+
+
+def _red_scores_at(ch: Chart, t0: int) -> tuple[str, ...]:
+    """The parameters scoring 3 on their own (a NEWS2 "red score", §1.1/§1.2) in the set the nurse sees at t0."""
+    latest = _scored_at(ch, t0)
+    if latest is None or latest.news2 is None:
+        return ()
+    return tuple(k for k, points in latest.news2.parameters.items() if points == 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,7 @@ class BatchSummary:
     deteriorated: npt.NDArray[np.bool_]
     criteria_met: npt.NDArray[np.bool_]  # (seeds, criteria) in outcome.CRITERIA order
     news2_at_decision: npt.NDArray[np.int64]  # NEWS2 shown at the decision; -1 if none charted
+    red_scores_at_decision: tuple[tuple[str, ...], ...] = ()  # parameters scoring 3 in that set, per seed
 
 
 def simulate_batch(scenario: Scenario, seeds: Sequence[int]) -> BatchSummary:
@@ -149,6 +165,7 @@ def simulate_batch(scenario: Scenario, seeds: Sequence[int]) -> BatchSummary:
         deteriorated=run.outcomes.deteriorated,
         criteria_met=run.outcomes.met,
         news2_at_decision=run.news2_at_t0,
+        red_scores_at_decision=run.red_at_t0,
     )
 
 

@@ -97,7 +97,7 @@ def check(
     Reports go to stdout; progress, file problems and the summary go to stderr. With --json stdout
     holds nothing but the JSON list, and there is no progress bar, so stderr carries only problems.
     """
-    from simulator.check import CheckReport, check_scenario
+    from simulator.check import RED_SCORE_WARN_SHARE, CheckReport, check_scenario
 
     scenarios, issues = _load_with_paths(paths)
     for issue in issues:
@@ -124,6 +124,14 @@ def check(
         )
         for r in red:
             typer.echo(r.red_flag_message(), err=True)
+        warned = [r for r in reports if r.red_score_warned()]
+        if warned:
+            typer.echo(
+                f"Warning (does not fail the check): {len(warned)} scenario(s) outside artifact-fp show a "
+                f"single-parameter NEWS2 red score at the decision, in a patient who does not deteriorate, in more "
+                f"than {RED_SCORE_WARN_SHARE:.0%} of seeds.",
+                err=True,
+            )
     if issues or flagged or not reports:
         raise typer.Exit(1)
 
