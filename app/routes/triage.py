@@ -19,6 +19,7 @@ from app.services.attempts import (
     DecisionConflict,
     DecisionInvalid,
     DecisionRefused,
+    can_view,
     drill_progress,
     drills_for_trainee,
     load_for_decision,
@@ -131,7 +132,7 @@ def case_page(request: Request, session: SessionDep, principal: ViewerDep, attem
     loaded = screens.load_case(session, attempt_id)
     if loaded is None:
         raise HTTPException(status_code=404, detail="No such case.")
-    if not screens.may_view(session, loaded.attempt, principal.user, decided=loaded.decision is not None):
+    if not can_view(loaded.attempt, viewer=principal.user, decision=loaded.decision):
         raise HTTPException(status_code=403, detail="You cannot open this case.")
     return _case_response(request, session, principal, loaded.attempt, loaded=loaded)
 

@@ -14,11 +14,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
 
 from sqlalchemy import bindparam, case, func
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from app.core.db import begin_write, commit_keeping_loaded
@@ -44,7 +42,6 @@ __all__ = [
     "answer_of",
     "can_view",
     "decision_for",
-    "decision_unit_of",
     "drill_progress",
     "drills_for_trainee",
     "history_rows",
@@ -174,14 +171,7 @@ def pre_alert_for(session: Session, attempt_id: int) -> PreAlertJudgement | None
     return session.exec(select(PreAlertJudgement).where(PreAlertJudgement.attempt_id == attempt_id)).first()
 
 
-def can_view(
-    attempt: CaseAttempt,
-    *,
-    viewer: User,
-    owner: User | None = None,
-    decided: bool | Decision | None,
-    session: Session | None = None,
-) -> bool:
+def can_view(attempt: CaseAttempt, *, viewer: User, decision: Decision | None) -> bool:
     """Trainees see their own cases; admins any decided case; a manager a decided case whose
     decision was made in the manager's unit.
 
@@ -189,35 +179,14 @@ def can_view(
     not the trainee's current unit: a trainee who moves leaves their past decisions with the old
     unit's dashboard, and the new unit's manager sees only what was decided there. Undecided
     cases stay closed to managers and admins (the answer is secret until the decision).
-
-    `decided` is the stored decision when the caller has it, else whether one exists; with only a
-    boolean, a manager's check reads the decision's unit through `session`, by default the session
-    the attempt was loaded in (fails closed for a detached attempt). `owner` is no longer consulted
-    and kept for callers that pass it.
     """
-    del owner
     if viewer.role == "trainee":
         return attempt.trainee_id == viewer.id
-    if decided is None or decided is False:
+    if decision is None:
         return False
     if viewer.role == "admin":
         return True
-    if viewer.role != "manager" or viewer.unit_id is None:
-        return False
-    if session is None:
-        session = cast("Session | None", object_session(attempt))
-    if isinstance(decided, Decision):
-        decision_unit = decided.unit_id
-    elif session is not None:
-        decision_unit = decision_unit_of(session, attempt.id or 0)
-    else:
-        return False
-    return decision_unit is not None and decision_unit == viewer.unit_id
-
-
-def decision_unit_of(session: Session, attempt_id: int) -> int | None:
-    """The unit a stored decision was made in (None when undecided or made outside any unit)."""
-    return session.exec(select(Decision.unit_id).where(Decision.attempt_id == attempt_id)).first()
+    return viewer.role == "manager" and viewer.unit_id is not None and decision.unit_id == viewer.unit_id
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -43,8 +43,6 @@ from app.services.attempts import (
     ESCALATE_REASONS,
     SetProgress,
     answer_of,
-    can_view,
-    decision_for,
     view_of,
 )
 from app.services.case_fragments import CaseBody, body_cache, fragment_key
@@ -69,7 +67,6 @@ __all__ = [
     "case_screen",
     "feedback_page",
     "load_case",
-    "may_view",
     "question_page",
     "render_body",
     "set_context",
@@ -566,16 +563,6 @@ def load_case(session: Session, attempt_id: int) -> LoadedCase | None:
         return None
     attempt, decision, pre, drill = row
     return LoadedCase(attempt, decision, pre, drill)
-
-
-def may_view(session: Session, attempt: CaseAttempt, viewer: User, *, decided: bool | None = None) -> bool:
-    """Whether `viewer` may open the case (see `can_view`); `decided` saves a query when known."""
-    owner = viewer if viewer.id == attempt.trainee_id else session.get(User, attempt.trainee_id)
-    if owner is None:
-        return False
-    if decided is None:
-        decided = decision_for(session, attempt.id or 0) is not None
-    return can_view(attempt, viewer=viewer, owner=owner, decided=decided)
 
 
 def _set_info(attempt: CaseAttempt, drill: Drill | None) -> tuple[str, str, str, str | None, int]:

@@ -101,7 +101,7 @@ def test_dashboard_replay_links_of_a_moved_trainee_open(nurse, demo, make_client
 
 
 def test_can_view_follows_the_decisions_unit_not_the_trainees():
-    """The rule itself, on detached objects: the decision's unit decides, a bare "decided" fails closed."""
+    """The rule itself, on detached objects: the decision's unit decides, not the trainee's."""
     from app.models import CaseAttempt
     from app.services.attempts import can_view
 
@@ -113,14 +113,12 @@ def test_can_view_follows_the_decisions_unit_not_the_trainees():
     decided_in_old = Decision(attempt_id=1, trainee_id=7, unit_id=1, scenario_version_id=1, category="c",
                               action="escalate", confidence=70, alert_fired=True, deteriorated=True,
                               correct=True, time_to_decide_ms=1)
-    assert can_view(attempt, viewer=old_mgr, owner=trainee, decided=decided_in_old)
-    assert not can_view(attempt, viewer=new_mgr, owner=trainee, decided=decided_in_old)
-    assert can_view(attempt, viewer=admin, decided=decided_in_old)
-    assert can_view(attempt, viewer=trainee, decided=None)
+    assert trainee.unit_id == new_mgr.unit_id != decided_in_old.unit_id  # the trainee has moved since
+    assert can_view(attempt, viewer=old_mgr, decision=decided_in_old)
+    assert not can_view(attempt, viewer=new_mgr, decision=decided_in_old)
+    assert can_view(attempt, viewer=admin, decision=decided_in_old)
+    assert can_view(attempt, viewer=trainee, decision=None)
     for viewer in (old_mgr, new_mgr, admin):
-        assert not can_view(attempt, viewer=viewer, decided=False)
-        assert not can_view(attempt, viewer=viewer, decided=None)
-    # Only "decided", no decision and no session to read its unit from: no manager gets in.
-    assert not can_view(attempt, viewer=old_mgr, decided=True)
+        assert not can_view(attempt, viewer=viewer, decision=None)
     orphan = Decision.model_validate(decided_in_old.model_dump() | {"unit_id": None})
-    assert not can_view(attempt, viewer=old_mgr, decided=orphan)
+    assert not can_view(attempt, viewer=old_mgr, decision=orphan)
