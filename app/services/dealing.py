@@ -62,6 +62,7 @@ class GeneratedCase:
     answer_json: str
     alert_fired: bool
     deteriorated: bool
+    news2_at_decision: int | None  # the NEWS2 the chart shows at the decision; None if none is charted
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def generate_case(version: ScenarioVersion, seed: int) -> GeneratedCase:
         answer_json=case.answer.model_dump_json(),
         alert_fired=bool(case.view.alert.fired),
         deteriorated=bool(case.answer.deteriorated),
+        news2_at_decision=case.view.news2_latest.total if case.view.news2_latest else None,
     )
 
 
@@ -189,17 +191,12 @@ def _pick_seed(
     A seed whose patient does not deteriorate but whose chart shows NEWS2 >= 7 at the decision is
     passed over too: escalating it would follow the chart (clinical-reference §1.2) yet be graded wrong.
     """
-    import json
-
     from simulator.check import RED_FLAG_NEWS2
 
     def usable(case: GeneratedCase) -> bool:
         if case.alert_fired != slot.want_alert:
             return False
-        if case.deteriorated:
-            return True
-        news2 = json.loads(case.view_json).get("news2_latest") or {}
-        return int(news2.get("total", 0)) < RED_FLAG_NEWS2
+        return case.deteriorated or (case.news2_at_decision or 0) < RED_FLAG_NEWS2
 
     first_seed = seed_for(namespace, slot.position, 0)
     first = generate(version, first_seed)

@@ -89,7 +89,8 @@ def _fake(fired_seed_parity: int):
     def generate(version, seed):
         calls.append(seed)
         fired = seed % 2 == fired_seed_parity
-        return GeneratedCase(view_json=f'{{"seed": {seed}}}', answer_json="{}", alert_fired=fired, deteriorated=False)
+        return GeneratedCase(view_json=f'{{"seed": {seed}}}', answer_json="{}", alert_fired=fired, deteriorated=False,
+                             news2_at_decision=None)
 
     return generate, calls
 

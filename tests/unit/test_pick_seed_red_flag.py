@@ -10,7 +10,8 @@ from app.services.dealing import GeneratedCase, Slot, _pick_seed, seed_for
 
 def _case(news2: int | None, *, fired: bool = True, deteriorated: bool = False) -> GeneratedCase:
     view = {"news2_latest": None if news2 is None else {"total": news2}}
-    return GeneratedCase(view_json=json.dumps(view), answer_json="{}", alert_fired=fired, deteriorated=deteriorated)
+    return GeneratedCase(view_json=json.dumps(view), answer_json="{}", alert_fired=fired, deteriorated=deteriorated,
+                         news2_at_decision=news2)
 
 
 def _picker(cases: dict[int, GeneratedCase]) -> Any:
