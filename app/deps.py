@@ -139,28 +139,41 @@ async def request_principal(request: Request, lazy: LazySessionDep) -> Principal
     return await run_in_threadpool(optional_principal, request, lazy.get())
 
 
-async def current_principal(principal: Annotated[Principal | None, Depends(request_principal)]) -> Principal:
-    if principal is None:
-        raise NotAuthenticated()
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-class Allow:
-    """Route dependency that admits only the given roles (403 for the others)."""
+class AccessRule:
+    """Who may call a route: the roles it admits. Every route carries exactly one rule (or PUBLIC)."""
 
     def __init__(self, *roles: str) -> None:
         self.roles = frozenset(roles)
 
-    async def __call__(self, principal: CurrentPrincipal) -> Principal:
+    def admit(self, principal: Principal | None) -> Principal:
+        """The principal if the rule admits them; else NotAuthenticated (anonymous) or 403."""
+        if principal is None:
+            raise NotAuthenticated()
         if principal.role not in self.roles:
             raise HTTPException(status_code=403, detail="Your role cannot open this page.")
         return principal
 
     def __repr__(self) -> str:
-        return f"Allow({', '.join(sorted(self.roles))})"
+        return f"{type(self).__name__}({', '.join(sorted(self.roles))})"
+
+
+class Allow(AccessRule):
+    """Route dependency that admits only the given roles (403 for the others)."""
+
+    async def __call__(self, principal: Annotated[Principal | None, Depends(request_principal)]) -> Principal:
+        return self.admit(principal)
+
+
+class AllowInRoute(AccessRule):
+    """A rule the route applies itself, in the thread where it reads the signed-in user together
+    with its own rows (`load_viewer`'s callers: one query and one thread hop for the case page).
+
+    As a dependency it only hands itself to the route, which must call `admit` before it shows
+    or changes anything; the route-role matrix test checks every route's answers to every role.
+    """
+
+    async def __call__(self) -> AccessRule:
+        return self
 
 
 class _Public:

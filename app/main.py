@@ -17,6 +17,7 @@ from starlette.datastructures import URL, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import get_settings
+from app.core.db import pool_capacity
 from app.core.logging import configure_logging
 from app.deps import NotAuthenticated, csrf_protect, load_principal_outside_route
 from app.routes import ROUTERS
@@ -141,9 +142,8 @@ def create_app() -> FastAPI:
 
     app.add_middleware(AccessLogAndHeaders)
 
-    # Outermost of the app's own middleware; make_engine gives every pool db_pool_size
-    # connections plus as many again in overflow.
-    app.add_middleware(PoolSizedConcurrency, limit=2 * settings.db_pool_size)
+    # Outermost of the app's own middleware, as wide as the pool make_engine builds.
+    app.add_middleware(PoolSizedConcurrency, limit=pool_capacity(settings.db_pool_size))
 
     @app.exception_handler(NotAuthenticated)
     async def _not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:

@@ -120,19 +120,29 @@ def sqlite_writer_queue(engine: Engine) -> _WriterQueue | None:
     return _WRITERS.get(engine)
 
 
+def pool_capacity(pool_size: int) -> int:
+    """Connections one process may hold at once (the app's admission gate uses the same number)."""
+    return 2 * pool_size
+
+
+def _pool_args(pool_size: int) -> dict[str, int]:
+    # Every connection the pool opens is kept: no overflow. With overflow (SQLAlchemy's default
+    # shape, pool_size + as many again), a worker under steady load kept closing the extra
+    # connections whenever more than pool_size were idle for a moment and opening new ones a few
+    # milliseconds later: 73 new PostgreSQL backends in 8 s of case-page load, each a fork and
+    # a log-in, which cost more machine CPU than the pages themselves (docs/performance.md).
+    return {"pool_size": pool_capacity(pool_size), "max_overflow": 0}
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
             pool_pre_ping=False,
-            # A file gets a QueuePool sized like PostgreSQL's (the app's concurrency gate
-            # counts on it); an in-memory database keeps SQLAlchemy's single-connection pool.
-            **(
-                {}
-                if url in ("sqlite://", "sqlite:///:memory:")
-                else {"pool_size": pool_size, "max_overflow": pool_size}
-            ),
+            # A file gets a pool sized like PostgreSQL's (the app's concurrency gate counts on
+            # it); an in-memory database keeps SQLAlchemy's single-connection pool.
+            **({} if url in ("sqlite://", "sqlite:///:memory:") else _pool_args(pool_size)),
         )
 
         @event.listens_for(engine, "connect")
@@ -169,13 +179,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         writers.install(engine)
         _WRITERS[engine] = writers
         return engine
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_recycle=1800,
-    )
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, **_pool_args(pool_size))
 
 
 @lru_cache
@@ -222,6 +226,19 @@ def begin_write(session: Session, *, keep_loaded: bool = False) -> None:
             commit_keeping_loaded(session)
     if sqlite and not session.in_transaction():
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+def read_autocommit(session: Session) -> None:
+    """Call first in a request that only reads: on PostgreSQL its statements then run without a
+    transaction, saving the BEGIN and ROLLBACK round trips (each costs about as much worker CPU
+    as the query itself). Each statement still sees a consistent snapshot. The pool restores
+    the connection's isolation level when it is returned. SQLite's BEGIN is in-process: unchanged.
+    """
+    bind = session.get_bind()
+    # Only a session that takes its own connection from the pool: one bound to a connection
+    # (a test's outer transaction, a caller's unit of work) keeps that connection's transaction.
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def commit_keeping_loaded(session: Session) -> None:

@@ -10,9 +10,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from app.deps import ALLOW_TRAINEE, Allow, Principal, SessionDep, is_htmx
+from app.core.db import read_autocommit
+from app.deps import (
+    ALLOW_TRAINEE,
+    SESSION_COOKIE,
+    AccessRule,
+    AllowInRoute,
+    LazySession,
+    LazySessionDep,
+    Principal,
+    SessionDep,
+    is_htmx,
+)
 from app.models import CaseAttempt, Drill
 from app.services import case_screen as screens
 from app.services.attempts import (
@@ -37,8 +49,7 @@ ROUTE_ORDER = 0  # matched first: a drill is mostly case pages and decisions
 
 TraineeDep = Annotated[Principal, Depends(ALLOW_TRAINEE)]
 # Managers and admins may open a decided case read-only (the dashboard drills down to it).
-ALLOW_CASE_VIEWERS = Allow("trainee", "manager", "admin")
-ViewerDep = Annotated[Principal, Depends(ALLOW_CASE_VIEWERS)]
+CASE_VIEWERS_IN_ROUTE = AllowInRoute("trainee", "manager", "admin")
 
 CASE_TEMPLATE = "pages/triage/case.html"
 
@@ -125,16 +136,32 @@ def practice_next(session: SessionDep, principal: TraineeDep) -> Response:
     return _to_case(attempt)
 
 
-@router.get("/attempts/{attempt_id:int}", dependencies=[Depends(ALLOW_CASE_VIEWERS)])
-def case_page(request: Request, session: SessionDep, principal: ViewerDep, attempt_id: int) -> Response:
-    # One query for the attempt (without its stored case), decision, pre-alert and drill; access
-    # is checked on every request before any cached body is used.
-    loaded = screens.load_case(session, attempt_id)
-    if loaded is None:
-        raise HTTPException(status_code=404, detail="No such case.")
-    if not can_view(loaded.attempt, viewer=principal.user, decision=loaded.decision):
-        raise HTTPException(status_code=403, detail="You cannot open this case.")
-    return _case_response(request, session, principal, loaded.attempt, loaded=loaded)
+@router.get("/attempts/{attempt_id:int}")
+async def case_page(
+    request: Request, lazy: LazySessionDep, rule: Annotated[AccessRule, Depends(CASE_VIEWERS_IN_ROUTE)], attempt_id: int
+) -> Response:
+    # The page every trainee opens most: the whole request in one thread hop, the signed-in user
+    # and the case in one query, no transaction (docs/performance.md). Access is checked before
+    # any cached body is used.
+    return await run_in_threadpool(_case_page, request, lazy, rule, attempt_id)
+
+
+def _case_page(request: Request, lazy: LazySession, rule: AccessRule, attempt_id: int) -> Response:
+    session = lazy.get()
+    try:
+        read_autocommit(session)
+        found = screens.load_viewer_case(session, request.cookies.get(SESSION_COOKIE), attempt_id)
+        principal = Principal(user=found[1], session=found[0]) if found else None
+        request.state.principal = principal  # error pages show the user's navigation
+        principal = rule.admit(principal)
+        loaded = found[2] if found else None
+        if loaded is None:
+            raise HTTPException(status_code=404, detail="No such case.")
+        if not can_view(loaded.attempt, viewer=principal.user, decision=loaded.decision):
+            raise HTTPException(status_code=403, detail="You cannot open this case.")
+        return _case_response(request, session, principal, loaded.attempt, loaded=loaded)
+    finally:
+        lazy.close()  # in this thread: the request then ends with no database work left
 
 
 @router.post("/attempts/{attempt_id:int}/independent", dependencies=[Depends(ALLOW_TRAINEE)])

@@ -76,9 +76,12 @@ def load_session(session: Session, token: str | None) -> tuple[UserSession, User
     if row is None:
         return None
     us, user = row
-    if _aware(us.expires_at) < datetime.now(UTC) or not user.is_active:
-        return None
-    return us, user
+    return (us, user) if session_is_live(us, user) else None
+
+
+def session_is_live(us: UserSession, user: User) -> bool:
+    """A stored session still signs its user in: not expired, and the account is active."""
+    return _aware(us.expires_at) >= datetime.now(UTC) and user.is_active
 
 
 def end_session(session: Session, token: str | None) -> None:

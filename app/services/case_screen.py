@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, bindparam
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -34,7 +35,8 @@ from app.charts import (
     vital_trend_svg,
 )
 from app.charts.text import format_value
-from app.models import CaseAttempt, Decision, Drill, PreAlertJudgement, User
+from app.core.security import token_digest
+from app.models import CaseAttempt, Decision, Drill, PreAlertJudgement, User, UserSession
 from app.services.attempts import (
     CONFIDENCE_DEFAULT,
     CONFIDENCE_MAX,
@@ -45,6 +47,7 @@ from app.services.attempts import (
     answer_of,
     view_of,
 )
+from app.services.auth import session_is_live
 from app.services.case_fragments import CaseBody, body_cache, fragment_key
 from app.services.dealing import PRACTICE_SIZE, practice_round_of
 from app.templating import templates
@@ -563,6 +566,38 @@ def load_case(session: Session, attempt_id: int) -> LoadedCase | None:
         return None
     attempt, decision, pre, drill = row
     return LoadedCase(attempt, decision, pre, drill)
+
+
+_LOAD_VIEWER_CASE = (
+    sa_select(UserSession, User, CaseAttempt, Decision, PreAlertJudgement, Drill)
+    .join(User, col(User.id) == col(UserSession.user_id))
+    .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
+    .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
+    .outerjoin(PreAlertJudgement, col(PreAlertJudgement.attempt_id) == CaseAttempt.id)
+    .outerjoin(Drill, col(Drill.id) == CaseAttempt.drill_id)
+    .where(col(UserSession.id) == bindparam("session_id"))
+    .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
+)  # six entities: more than sqlmodel's typed select takes
+
+
+def load_viewer_case(
+    session: Session, token: str | None, attempt_id: int
+) -> tuple[UserSession, User, LoadedCase | None] | None:
+    """The signed-in user's session and account with `load_case`'s rows, in one query.
+
+    None when the token names no live session (the caller answers as for anyone anonymous);
+    the case part is None when no such attempt exists. Access is the caller's to check.
+    """
+    if not token:
+        return None
+    params = {"attempt_id": attempt_id, "session_id": token_digest(token)}
+    row = session.execute(_LOAD_VIEWER_CASE, params).first()
+    if row is None:
+        return None
+    us, user, attempt, decision, pre, drill = row
+    if not session_is_live(us, user):
+        return None
+    return us, user, (LoadedCase(attempt, decision, pre, drill) if attempt is not None else None)
 
 
 def _set_info(attempt: CaseAttempt, drill: Drill | None) -> tuple[str, str, str, str | None, int]:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from markupsafe import escape
 from sqlalchemy import event
+from sqlmodel import select
 
 from app.core.db import get_engine
-from app.models import CaseAttempt, Cohort, Unit
+from app.models import CaseAttempt, Cohort, Unit, UserSession
 from app.services.accounts import create_user
 from app.services.attempts import answer_of, view_of
 from app.services.case_fragments import CaseBody, FragmentCache, body_cache, fragment_key
@@ -177,6 +178,29 @@ def test_a_page_from_the_cache_never_reads_the_stored_case(nurse, demo, statemen
     statements.clear()
     nurse.get(f"/attempts/{aid}")
     assert not any("view_json" in s or "answer_json" in s for s in statements)
+
+
+def test_a_repeat_view_is_one_query_that_also_signs_the_user_in(nurse, demo, statements):
+    aid = next_case(nurse, "/practice/next")
+    nurse.get(f"/attempts/{aid}")
+    statements.clear()
+    assert nurse.get(f"/attempts/{aid}").status_code == 200
+    queries = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+    assert len(queries) == 1, queries
+    assert "user_session" in queries[0] and "case_attempt" in queries[0]
+
+
+def test_an_expired_session_gets_the_login_page_not_the_case(nurse, demo):
+    aid = next_case(nurse, "/practice/next")
+    name = str(escape(view_of(attempt(demo, aid)).patient.name))
+    assert name in nurse.get(f"/attempts/{aid}").text  # cached now
+    for us in demo.exec(select(UserSession).where(UserSession.user_id == user(demo, "nurse").id)).all():
+        us.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        demo.add(us)
+    demo.commit()
+    r = nurse.get(f"/attempts/{aid}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert name not in r.text
 
 
 def test_a_reused_id_is_a_different_key(nurse, demo):

@@ -1,8 +1,8 @@
 """Every route against every role, generated from the app's own route table.
 
-Each route must declare exactly one access rule, `Allow(...)` or `PUBLIC` (from
-`app.deps`), anywhere in its dependency tree (app, router, decorator or a
-parameter). A route without one fails here, so nobody can add an unguarded page.
+Each route must declare exactly one access rule, `Allow(...)`, `AllowInRoute(...)`
+or `PUBLIC` (from `app.deps`), anywhere in its dependency tree (app, router,
+decorator or a parameter). A route without one fails here, so nobody can add an unguarded page.
 For each rule the test then checks what each kind of visitor gets:
 
 - anonymous: 303 to /login (pages) or 401 (API, htmx) on guarded routes;
@@ -29,7 +29,17 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from starlette.convertors import UUIDConvertor
 
-from app.deps import ALLOW_ADMIN, ALLOW_ANY_USER, ALLOW_MANAGER, PUBLIC, SESSION_COOKIE, Allow, Principal
+from app.deps import (
+    ALLOW_ADMIN,
+    ALLOW_ANY_USER,
+    ALLOW_MANAGER,
+    PUBLIC,
+    SESSION_COOKIE,
+    AccessRule,
+    Allow,
+    AllowInRoute,
+    Principal,
+)
 from app.main import create_app
 from app.models import ROLES, User
 from app.services.auth import start_session
@@ -49,7 +59,7 @@ PLACEHOLDER_UUID = str(UUID(int=999999))
 FRAMEWORK_ROUTES = frozenset({"/static", "/api/docs", "/api/openapi.json", "/docs/oauth2-redirect"})
 
 PublicRule = type(PUBLIC)
-Rule = object  # an Allow instance or PUBLIC
+Rule = object  # an AccessRule (Allow, AllowInRoute) or PUBLIC
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,7 @@ def find_rules(dependant: Any) -> tuple[Rule, ...]:
 
     def walk(node: Any) -> None:
         for dep in node.dependencies:
-            if isinstance(dep.call, Allow | PublicRule):
+            if isinstance(dep.call, AccessRule | PublicRule):
                 found.setdefault(id(dep.call), dep.call)
             else:
                 walk(dep)
@@ -128,6 +138,10 @@ def test_route_table_is_not_empty():
     assert table[("POST", "/logout")] == (ALLOW_ANY_USER,)
     assert table[("GET", "/admin/users")] == (ALLOW_ADMIN,)
     assert table[("POST", "/admin/users/{user_id}/password")] == (ALLOW_ADMIN,)
+    # The case page applies its rule itself (one query with the signed-in user): still one rule.
+    (case_rule,) = table[("GET", "/attempts/{attempt_id:int}")]
+    assert isinstance(case_rule, AllowInRoute)
+    assert case_rule.roles == {"trainee", "manager", "admin"}
 
 
 def test_every_route_declares_exactly_one_rule():
@@ -235,7 +249,7 @@ def _prepare(client: TestClient, db: Session, visitor: str) -> None:
 def _verdict(rule: Rule, visitor: str, status: int, location: str) -> str | None:
     """None when the response fits the rule, else what was expected."""
     to_login = 300 <= status < 400 and location.startswith("/login")
-    admitted = not isinstance(rule, Allow) or visitor in rule.roles
+    admitted = not isinstance(rule, AccessRule) or visitor in rule.roles
     if not admitted and visitor == "anonymous":
         return None if (status == 303 and to_login) or status == 401 else "303 to /login or 401"
     if not admitted:
