@@ -28,6 +28,7 @@ SESSION_COOKIE = "alertdrill_session"
 PRE_SESSION_COOKIE = "alertdrill_pre"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 1024 * 1024
+CSRF_REFUSED = "The form expired or was not sent by this site. Reload and try again."
 
 
 class LazySession:
@@ -166,14 +167,37 @@ class Allow(AccessRule):
 
 class AllowInRoute(AccessRule):
     """A rule the route applies itself, in the thread where it reads the signed-in user together
-    with its own rows (`load_viewer`'s callers: one query and one thread hop for the case page).
+    with its own rows: one query and one thread hop for the trainee's hottest requests (the case
+    page, the decision).
 
-    As a dependency it only hands itself to the route, which must call `admit` before it shows
-    or changes anything; the route-role matrix test checks every route's answers to every role.
+    Declare it as a parameter of the route. As a dependency it only hands itself over; the route
+    must call `admit_request(request, principal)` before it shows or changes anything. For a form post,
+    `csrf_protect` leaves the token comparison to `admit` (it would need the session the route is
+    about to read). The route-role matrix test checks every route's answer to every role.
     """
 
-    async def __call__(self) -> AccessRule:
+    async def __call__(self) -> AllowInRoute:
         return self
+
+    def admit_request(self, request: Request, principal: Principal | None) -> Principal:
+        """`admit`, after recording the principal for error pages; for unsafe methods also the
+        CSRF token `csrf_protect` set aside."""
+        request.state.principal = principal
+        admitted = self.admit(principal)
+        if request.method in UNSAFE_METHODS:
+            sent = getattr(request.state, "csrf_sent", None)
+            expected = admitted.session.csrf_token if admitted.session else None
+            if not sent or not expected or not secrets.compare_digest(sent, expected):
+                raise HTTPException(status_code=403, detail=CSRF_REFUSED)
+        return admitted
+
+
+def _rule_in_route(request: Request) -> AllowInRoute | None:
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    for dep in getattr(dependant, "dependencies", ()):
+        if isinstance(dep.call, AllowInRoute):
+            return dep.call
+    return None
 
 
 class _Public:
@@ -225,12 +249,13 @@ async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
             form = await request.form()
             value = form.get("csrf_token")
             sent = value if isinstance(value, str) else None
+    if _rule_in_route(request) is not None:
+        request.state.csrf_sent = sent  # compared by AllowInRoute.admit_request
+        return
     principal = await request_principal(request, lazy)
     expected = principal.session.csrf_token if principal and principal.session else pre_session_csrf(request)
     if not sent or not secrets.compare_digest(sent, expected):
-        raise HTTPException(
-            status_code=403, detail="The form expired or was not sent by this site. Reload and try again."
-        )
+        raise HTTPException(status_code=403, detail=CSRF_REFUSED)
 
 
 def is_htmx(request: Request) -> bool:

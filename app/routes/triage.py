@@ -7,6 +7,7 @@ block, which is the same markup the full page includes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request
@@ -17,7 +18,6 @@ from app.core.db import read_autocommit
 from app.deps import (
     ALLOW_TRAINEE,
     SESSION_COOKIE,
-    AccessRule,
     AllowInRoute,
     LazySession,
     LazySessionDep,
@@ -34,7 +34,7 @@ from app.services.attempts import (
     can_view,
     drill_progress,
     drills_for_trainee,
-    load_for_decision,
+    load_decider,
     next_drill_attempt,
     next_practice_attempt,
     practice_progress,
@@ -50,6 +50,7 @@ ROUTE_ORDER = 0  # matched first: a drill is mostly case pages and decisions
 TraineeDep = Annotated[Principal, Depends(ALLOW_TRAINEE)]
 # Managers and admins may open a decided case read-only (the dashboard drills down to it).
 CASE_VIEWERS_IN_ROUTE = AllowInRoute("trainee", "manager", "admin")
+TRAINEE_IN_ROUTE = AllowInRoute("trainee")
 
 CASE_TEMPLATE = "pages/triage/case.html"
 
@@ -138,7 +139,7 @@ def practice_next(session: SessionDep, principal: TraineeDep) -> Response:
 
 @router.get("/attempts/{attempt_id:int}")
 async def case_page(
-    request: Request, lazy: LazySessionDep, rule: Annotated[AccessRule, Depends(CASE_VIEWERS_IN_ROUTE)], attempt_id: int
+    request: Request, lazy: LazySessionDep, rule: Annotated[AllowInRoute, Depends(CASE_VIEWERS_IN_ROUTE)], attempt_id: int
 ) -> Response:
     # The page every trainee opens most: the whole request in one thread hop, the signed-in user
     # and the case in one query, no transaction (docs/performance.md). Access is checked before
@@ -146,14 +147,13 @@ async def case_page(
     return await run_in_threadpool(_case_page, request, lazy, rule, attempt_id)
 
 
-def _case_page(request: Request, lazy: LazySession, rule: AccessRule, attempt_id: int) -> Response:
+def _case_page(request: Request, lazy: LazySession, rule: AllowInRoute, attempt_id: int) -> Response:
     session = lazy.get()
     try:
         read_autocommit(session)
         found = screens.load_viewer_case(session, request.cookies.get(SESSION_COOKIE), attempt_id)
         principal = Principal(user=found[1], session=found[0]) if found else None
-        request.state.principal = principal  # error pages show the user's navigation
-        principal = rule.admit(principal)
+        principal = rule.admit_request(request, principal)
         loaded = found[2] if found else None
         if loaded is None:
             raise HTTPException(status_code=404, detail="No such case.")
@@ -185,11 +185,11 @@ def independent_judgement(
     return _case_response(request, session, principal, attempt)
 
 
-@router.post("/attempts/{attempt_id:int}/decision", dependencies=[Depends(ALLOW_TRAINEE)])
-def decide(
+@router.post("/attempts/{attempt_id:int}/decision")
+async def decide(
     request: Request,
-    session: SessionDep,
-    principal: TraineeDep,
+    lazy: LazySessionDep,
+    rule: Annotated[AllowInRoute, Depends(TRAINEE_IN_ROUTE)],
     attempt_id: int,
     action: Annotated[str | None, Form(max_length=16)] = None,
     reason: Annotated[str | None, Form(max_length=32)] = None,
@@ -199,26 +199,41 @@ def decide(
     idempotency_key: Annotated[str | None, Form(max_length=64)] = None,
     idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)] = None,
 ) -> Response:
-    # One query for the attempt, its stored decision and its version's category.
-    loaded = load_for_decision(session, attempt_id)
-    if loaded is None:
-        raise HTTPException(status_code=404, detail="No such case.")
-    attempt, context = loaded
-    if attempt.trainee_id != principal.id:
-        raise HTTPException(status_code=403, detail="This case belongs to another trainee.")
-    chosen_reason = escalate_to if (action or "").strip().lower() == "escalate" else reason
+    # As the case page: one thread hop, and the signed-in user (with the CSRF token), the attempt,
+    # its stored decision and its version's category in one query before the write.
+    form = screens.FormState(action=action, reason=reason, escalate_to=escalate_to, reason_text=reason_text,
+                             confidence=confidence)
+    return await run_in_threadpool(_decide, request, lazy, rule, attempt_id, form,
+                                   idempotency_header or idempotency_key)
+
+
+def _decide(
+    request: Request, lazy: LazySession, rule: AllowInRoute, attempt_id: int, form: screens.FormState,
+    idempotency_key: str | None,
+) -> Response:
+    session = lazy.get()
     try:
-        record_decision(
-            session, attempt=attempt, trainee=principal.user, action=action, reason=chosen_reason,
-            reason_text=reason_text, confidence=confidence, idempotency_key=idempotency_header or idempotency_key,
-            context=context,
-        )
-    except DecisionInvalid as exc:
-        form = screens.FormState(errors=exc.errors, action=action, reason=reason, escalate_to=escalate_to,
-                                 reason_text=reason_text, confidence=confidence)
-        return _case_response(request, session, principal, attempt, status_code=422, form=form)
-    except (DecisionRefused, DecisionConflict) as exc:
-        return _case_response(request, session, principal, attempt, status_code=409, notice=str(exc))
-    if not is_htmx(request):
-        return _to_case(attempt)
-    return _case_response(request, session, principal, attempt)
+        found = load_decider(session, request.cookies.get(SESSION_COOKIE), attempt_id)
+        principal = rule.admit_request(request, Principal(user=found[1], session=found[0]) if found else None)
+        if found is None or found[2] is None:
+            raise HTTPException(status_code=404, detail="No such case.")
+        attempt, context = found[2]
+        if attempt.trainee_id != principal.id:
+            raise HTTPException(status_code=403, detail="This case belongs to another trainee.")
+        chosen_reason = form.escalate_to if (form.action or "").strip().lower() == "escalate" else form.reason
+        try:
+            record_decision(
+                session, attempt=attempt, trainee=principal.user, action=form.action, reason=chosen_reason,
+                reason_text=form.reason_text, confidence=form.confidence, idempotency_key=idempotency_key,
+                context=context,
+            )
+        except DecisionInvalid as exc:
+            return _case_response(request, session, principal, attempt, status_code=422,
+                                  form=replace(form, errors=exc.errors))
+        except (DecisionRefused, DecisionConflict) as exc:
+            return _case_response(request, session, principal, attempt, status_code=409, notice=str(exc))
+        if not is_htmx(request):
+            return _to_case(attempt)
+        return _case_response(request, session, principal, attempt)
+    finally:
+        lazy.close()  # in this thread (a refused form has read only; a decision is committed)

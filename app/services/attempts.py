@@ -16,12 +16,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, case, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.db import begin_write, commit_keeping_loaded
-from app.models import AuditEvent, CaseAttempt, Decision, Drill, PreAlertJudgement, ScenarioVersion, User
+from app.core.security import token_digest
+from app.models import (
+    AuditEvent,
+    CaseAttempt,
+    Decision,
+    Drill,
+    PreAlertJudgement,
+    ScenarioVersion,
+    User,
+    UserSession,
+)
 from app.models.base import utcnow
+from app.services.auth import session_is_live
 from app.services.dealing import PRACTICE_SIZE, deal_attempt, practice_round_of
 from simulator.case import CaseAnswer, TraineeView
 
@@ -45,7 +57,7 @@ __all__ = [
     "drill_progress",
     "drills_for_trainee",
     "history_rows",
-    "load_for_decision",
+    "load_decider",
     "next_drill_attempt",
     "next_practice_attempt",
     "practice_progress",
@@ -220,25 +232,36 @@ class DecisionContext:
 
 
 # Built once: constructing the statement costs more than running it (primary-key lookups).
-_LOAD_FOR_DECISION = (
-    select(CaseAttempt, Decision, ScenarioVersion.category)
+_LOAD_DECIDER = (
+    sa_select(UserSession, User, CaseAttempt, Decision, col(ScenarioVersion.category))
+    .join(User, col(User.id) == col(UserSession.user_id))
+    .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
     .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
     .outerjoin(ScenarioVersion, col(ScenarioVersion.id) == CaseAttempt.scenario_version_id)
-    .where(CaseAttempt.id == bindparam("attempt_id"))
-)
+    .where(col(UserSession.id) == bindparam("session_id"))
+)  # five entities: more than sqlmodel's typed select takes
 
 
-def load_for_decision(session: Session, attempt_id: int) -> tuple[CaseAttempt, DecisionContext] | None:
-    """The attempt, its stored decision (if any) and its version's category: one round trip.
+def load_decider(
+    session: Session, token: str | None, attempt_id: int
+) -> tuple[UserSession, User, tuple[CaseAttempt, DecisionContext] | None] | None:
+    """The signed-in user's session and account, the attempt, its stored decision (if any) and its
+    version's category: one query. Reading the decision before the write transaction is safe:
+    decisions are append-only, so one seen stays; one committed meanwhile is caught by the unique
+    constraint on insert.
 
-    Reading the decision before the write transaction is safe: decisions are append-only, so
-    one seen stays; one committed meanwhile is caught by the unique constraint on insert.
+    None when the token names no live session; the case part is None when no such attempt
+    exists. Access and the CSRF token are the caller's to check.
     """
-    row = session.exec(_LOAD_FOR_DECISION, params={"attempt_id": attempt_id}).first()
+    if not token:
+        return None
+    row = session.execute(_LOAD_DECIDER, {"attempt_id": attempt_id, "session_id": token_digest(token)}).first()
     if row is None:
         return None
-    attempt, decided, category = row
-    return attempt, DecisionContext(decided, category)
+    us, user, attempt, decided, category = row
+    if not session_is_live(us, user):
+        return None
+    return us, user, ((attempt, DecisionContext(decided, category)) if attempt is not None else None)
 
 
 def _case_facts(attempt: CaseAttempt) -> tuple[bool, bool, str]:
@@ -270,7 +293,7 @@ def record_decision(
     loaded across `begin_write` (a dealt case never changes), the version's category is
     the only column read from it, the stored case is read as plain JSON for its three
     facts, and the pre-alert judgement is looked up only where the drill asks for one.
-    `context` (from `load_for_decision`) saves the "decided already?" and category queries.
+    `context` (from `load_decider`) saves the "decided already?" and category queries.
     """
     try:
         submitted = DecisionInput.parse(
