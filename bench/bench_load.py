@@ -193,7 +193,7 @@ def main() -> None:
     ap.add_argument("--trainees", type=int, default=200)
     ap.add_argument("--decisions", type=int, default=25)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE per worker (overflow as much again)")
+    ap.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE per worker (the pool keeps up to twice this many connections)")
     ap.add_argument("--faults", default="", help="comma-separated: " + ", ".join(sorted(
         set(ALL_FAULTS["postgres"]) | set(ALL_FAULTS["sqlite"]))) + "; or all")
     ap.add_argument("--outage-s", type=float, default=3.0)
