@@ -146,7 +146,7 @@ class AccessRule:
     def __init__(self, *roles: str) -> None:
         self.roles = frozenset(roles)
 
-    def admit(self, principal: Principal | None) -> Principal:
+    def _admit(self, principal: Principal | None) -> Principal:
         """The principal if the rule admits them; else NotAuthenticated (anonymous) or 403."""
         if principal is None:
             raise NotAuthenticated()
@@ -162,7 +162,7 @@ class Allow(AccessRule):
     """Route dependency that admits only the given roles (403 for the others)."""
 
     async def __call__(self, principal: Annotated[Principal | None, Depends(request_principal)]) -> Principal:
-        return self.admit(principal)
+        return self._admit(principal)
 
 
 class AllowInRoute(AccessRule):
@@ -180,10 +180,11 @@ class AllowInRoute(AccessRule):
         return self
 
     def admit_request(self, request: Request, principal: Principal | None) -> Principal:
-        """`admit`, after recording the principal for error pages; for unsafe methods also the
-        CSRF token `csrf_protect` set aside."""
+        """The rule's check, after recording the principal for error pages; for unsafe methods
+        also the CSRF token `csrf_protect` set aside. The only way in: there is no check without
+        the request, so a form post cannot be admitted without its token."""
         request.state.principal = principal
-        admitted = self.admit(principal)
+        admitted = self._admit(principal)
         if request.method in UNSAFE_METHODS:
             sent = getattr(request.state, "csrf_sent", None)
             expected = admitted.session.csrf_token if admitted.session else None

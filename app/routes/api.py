@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import Allow, Principal, SessionDep, optional_principal
 from app.models import Unit
+from app.models.base import MAX_ROW_ID
 from app.services import api_tokens, exports
 from app.services import dashboard as dash
 
@@ -75,7 +76,7 @@ def _ref(unit: Unit) -> exports.UnitRef:
 
 
 # Row ids are 32-bit INTEGER columns: a larger number would reach the driver and fail as a 500.
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_ROW_ID
 UnitQuery = Annotated[int | None, Query(ge=1, le=MAX_ID,
                                         description="Admins only: which unit. Managers always get their own.")]
 SinceQuery = Annotated[datetime | None, Query(description="Only decisions at or after this time (ISO 8601).")]

@@ -191,16 +191,19 @@ async def decide(
     lazy: LazySessionDep,
     rule: Annotated[AllowInRoute, Depends(TRAINEE_IN_ROUTE)],
     attempt_id: int,
-    action: Annotated[str | None, Form(max_length=16)] = None,
-    reason: Annotated[str | None, Form(max_length=32)] = None,
-    escalate_to: Annotated[str | None, Form(max_length=32)] = None,
-    reason_text: Annotated[str | None, Form(max_length=2000)] = None,
-    confidence: Annotated[str | None, Form(max_length=8)] = None,
-    idempotency_key: Annotated[str | None, Form(max_length=64)] = None,
-    idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)] = None,
+    action: Annotated[str | None, Form()] = None,
+    reason: Annotated[str | None, Form()] = None,
+    escalate_to: Annotated[str | None, Form()] = None,
+    reason_text: Annotated[str | None, Form()] = None,
+    confidence: Annotated[str | None, Form()] = None,
+    idempotency_key: Annotated[str | None, Form()] = None,
+    idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     # As the case page: one thread hop, and the signed-in user (with the CSRF token), the attempt,
-    # its stored decision and its version's category in one query before the write.
+    # its stored decision and its version's category in one query before the write. The fields
+    # carry no limits here: a limit checked by the framework would answer 422 before the sign-in
+    # and CSRF checks. `record_decision` validates every field (the form is at most 1 MiB, see
+    # csrf_protect) and the idempotency key is only ever stored as a digest.
     form = screens.FormState(action=action, reason=reason, escalate_to=escalate_to, reason_text=reason_text,
                              confidence=confidence)
     return await run_in_threadpool(_decide, request, lazy, rule, attempt_id, form,

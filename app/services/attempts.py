@@ -32,7 +32,7 @@ from app.models import (
     User,
     UserSession,
 )
-from app.models.base import utcnow
+from app.models.base import row_id_or_none, utcnow
 from app.services.auth import session_is_live
 from app.services.dealing import PRACTICE_SIZE, deal_attempt, practice_round_of
 from simulator.case import CaseAnswer, TraineeView
@@ -255,7 +255,8 @@ def load_decider(
     """
     if not token:
         return None
-    row = session.execute(_LOAD_DECIDER, {"attempt_id": attempt_id, "session_id": token_digest(token)}).first()
+    params = {"attempt_id": row_id_or_none(attempt_id), "session_id": token_digest(token)}
+    row = session.execute(_LOAD_DECIDER, params).first()
     if row is None:
         return None
     us, user, attempt, decided, category = row

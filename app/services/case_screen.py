@@ -37,6 +37,7 @@ from app.charts import (
 from app.charts.text import format_value
 from app.core.security import token_digest
 from app.models import CaseAttempt, Decision, Drill, PreAlertJudgement, User, UserSession
+from app.models.base import row_id_or_none
 from app.services.attempts import (
     CONFIDENCE_DEFAULT,
     CONFIDENCE_MAX,
@@ -590,7 +591,7 @@ def load_viewer_case(
     """
     if not token:
         return None
-    params = {"attempt_id": attempt_id, "session_id": token_digest(token)}
+    params = {"attempt_id": row_id_or_none(attempt_id), "session_id": token_digest(token)}
     row = session.execute(_LOAD_VIEWER_CASE, params).first()
     if row is None:
         return None

@@ -267,3 +267,22 @@ def test_fragment_templates_cannot_reach_for_request_state():
     for name in ("csrf_token", "user.display_name", "screen.notice"):
         with pytest.raises(UndefinedError):
             _FRAGMENTS.from_string("{{ " + name + " }}").render({"screen": object()})
+
+
+def test_an_id_no_row_can_have_is_a_plain_not_found(nurse, make_client):
+    huge = "100000000000000000000"
+    assert nurse.get(f"/attempts/{huge}").status_code == 404
+    assert nurse.post(f"/attempts/{huge}/decision", data={"action": "escalate"}).status_code == 404
+    r = make_client().get(f"/attempts/{huge}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_the_decision_form_is_checked_only_after_sign_in_and_token(nurse, make_client):
+    aid = next_case(nurse, "/practice/next")
+    anonymous = make_client().post(f"/attempts/{aid}/decision", data={"action": "x" * 40}, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    token = nurse.headers.pop("X-CSRF-Token")
+    assert nurse.post(f"/attempts/{aid}/decision", data={"action": "x" * 40}).status_code == 403
+    nurse.headers["X-CSRF-Token"] = token
+    refused = nurse.post(f"/attempts/{aid}/decision", data={"action": "x" * 40, "reason_text": "y" * 5000})
+    assert refused.status_code == 422 and "Nurse Demo" in refused.text  # the signed-in page, with errors

@@ -277,3 +277,24 @@ def test_route_role_matrix(endpoint: Endpoint, app, demo, db):
                 problems.append(f"{endpoint.method} {endpoint.url} as {visitor} under {rule!r}: "
                                 f"got {r.status_code} {r.headers.get('location', '')}, expected {expected}")
     assert not problems, "\n".join(problems)
+
+
+UNSAFE = [e for e in ENDPOINTS if e.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+@pytest.mark.parametrize("endpoint", UNSAFE, ids=str)
+def test_every_unsafe_route_refuses_a_wrong_csrf_token(endpoint: Endpoint, app, demo, db):
+    """Also for routes that compare the token themselves (AllowInRoute): as a visitor the rule
+    admits, a wrong token in the header or in the form is refused before anything happens."""
+    (rule,) = endpoint.rules
+    admitted = [v for v in ROLES if isinstance(rule, AccessRule) and v in rule.roles]
+    visitor = admitted[0] if admitted else "anonymous"
+    with TestClient(app, base_url="http://testserver", follow_redirects=False,
+                    raise_server_exceptions=False) as client:
+        _prepare(client, db, visitor)
+        client.headers["X-CSRF-Token"] = "wrong"
+        by_header = client.request(endpoint.method, endpoint.url)
+        _prepare(client, db, visitor)
+        client.headers.pop("X-CSRF-Token")
+        by_form = client.request(endpoint.method, endpoint.url, data={"csrf_token": "wrong", "action": "x" * 40})
+    assert (by_header.status_code, by_form.status_code) == (403, 403), f"{endpoint} as {visitor}"
