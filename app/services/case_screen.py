@@ -570,7 +570,9 @@ def load_case(session: Session, attempt_id: int) -> LoadedCase | None:
 
 
 _LOAD_VIEWER_CASE = (
-    sa_select(UserSession, User, CaseAttempt, Decision, PreAlertJudgement, Drill)
+    # The decision by id only: most views are of undecided cases, and its 17 columns are most of
+    # the row's width (each column costs the driver and SQLAlchemy work even when NULL).
+    sa_select(UserSession, User, CaseAttempt, col(Decision.id), PreAlertJudgement, Drill)
     .join(User, col(User.id) == col(UserSession.user_id))
     .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
     .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
@@ -578,7 +580,7 @@ _LOAD_VIEWER_CASE = (
     .outerjoin(Drill, col(Drill.id) == CaseAttempt.drill_id)
     .where(col(UserSession.id) == bindparam("session_id"))
     .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
-)  # six entities: more than sqlmodel's typed select takes
+)  # six items: more than sqlmodel's typed select takes
 
 
 def load_viewer_case(
@@ -595,10 +597,13 @@ def load_viewer_case(
     row = session.execute(_LOAD_VIEWER_CASE, params).first()
     if row is None:
         return None
-    us, user, attempt, decision, pre, drill = row
+    us, user, attempt, decision_id, pre, drill = row
     if not session_is_live(us, user):
         return None
-    return us, user, (LoadedCase(attempt, decision, pre, drill) if attempt is not None else None)
+    if attempt is None:
+        return us, user, None
+    decision = session.get(Decision, decision_id) if decision_id is not None else None
+    return us, user, LoadedCase(attempt, decision, pre, drill)
 
 
 def _set_info(attempt: CaseAttempt, drill: Drill | None) -> tuple[str, str, str, str | None, int]:
