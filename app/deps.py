@@ -188,9 +188,15 @@ class AllowInRoute(AccessRule):
         if request.method in UNSAFE_METHODS:
             sent = getattr(request.state, "csrf_sent", None)
             expected = admitted.session.csrf_token if admitted.session else None
-            if not sent or not expected or not secrets.compare_digest(sent, expected):
+            if not sent or not expected or not _same_token(sent, expected):
                 raise HTTPException(status_code=403, detail=CSRF_REFUSED)
         return admitted
+
+
+def _same_token(sent: str, expected: str) -> bool:
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500),
+    # and a crafted header or form field can carry any.
+    return secrets.compare_digest(sent.encode(), expected.encode())
 
 
 def _rule_in_route(request: Request) -> AllowInRoute | None:
@@ -255,7 +261,7 @@ async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
         return
     principal = await request_principal(request, lazy)
     expected = principal.session.csrf_token if principal and principal.session else pre_session_csrf(request)
-    if not sent or not secrets.compare_digest(sent, expected):
+    if not sent or not _same_token(sent, expected):
         raise HTTPException(status_code=403, detail=CSRF_REFUSED)
 
 

@@ -298,3 +298,15 @@ def test_every_unsafe_route_refuses_a_wrong_csrf_token(endpoint: Endpoint, app, 
         client.headers.pop("X-CSRF-Token")
         by_form = client.request(endpoint.method, endpoint.url, data={"csrf_token": "wrong", "action": "x" * 40})
     assert (by_header.status_code, by_form.status_code) == (403, 403), f"{endpoint} as {visitor}"
+
+
+@pytest.mark.parametrize("visitor", ["anonymous", "trainee"])
+def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(visitor, app, demo, db):
+    # An anonymous decision post is sent to log in before any token is looked at.
+    expected = {"/logout": 403, "/login": 403, "/attempts/1/decision": 303 if visitor == "anonymous" else 403}
+    with TestClient(app, base_url="http://testserver", follow_redirects=False,
+                    raise_server_exceptions=False) as client:
+        _prepare(client, db, visitor)
+        client.headers.pop("X-CSRF-Token")
+        got = {url: client.post(url, data={"csrf_token": "jeton-é"}).status_code for url in expected}
+    assert got == expected
