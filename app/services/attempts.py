@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.db import begin_write, commit_keeping_loaded
-from app.core.security import token_digest
 from app.models import (
     AuditEvent,
     CaseAttempt,
@@ -32,8 +31,8 @@ from app.models import (
     User,
     UserSession,
 )
-from app.models.base import row_id_or_none, utcnow
-from app.services.auth import session_is_live
+from app.models.base import utcnow
+from app.services.auth import signed_in_row
 from app.services.dealing import PRACTICE_SIZE, deal_attempt, practice_round_of
 from simulator.case import CaseAnswer, TraineeView
 
@@ -253,15 +252,10 @@ def load_decider(
     None when the token names no live session; the case part is None when no such attempt
     exists. Access and the CSRF token are the caller's to check.
     """
-    if not token:
-        return None
-    params = {"attempt_id": row_id_or_none(attempt_id), "session_id": token_digest(token)}
-    row = session.execute(_LOAD_DECIDER, params).first()
+    row = signed_in_row(session, _LOAD_DECIDER, token, attempt_id)
     if row is None:
         return None
     us, user, attempt, decided, category = row
-    if not session_is_live(us, user):
-        return None
     return us, user, ((attempt, DecisionContext(decided, category)) if attempt is not None else None)
 
 

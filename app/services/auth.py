@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import Executable, delete, func
 from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.core.db import begin_write
 from app.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
 from app.models import AuditEvent, LoginFailure, User, UserSession
+from app.models.base import row_id_or_none
 
 
 class LoginThrottled(Exception):
@@ -77,6 +79,21 @@ def load_session(session: Session, token: str | None) -> tuple[UserSession, User
         return None
     us, user = row
     return (us, user) if session_is_live(us, user) else None
+
+
+def signed_in_row(
+    session: Session, statement: Executable, token: str | None, attempt_id: int
+) -> tuple[Any, ...] | None:
+    """Run a query that reads the signed-in user with a route's own rows (one round trip for
+    both): its first two columns are the session and its user, its parameters `session_id` and
+    `attempt_id`. None when the token names no live session."""
+    if not token:
+        return None
+    params = {"attempt_id": row_id_or_none(attempt_id), "session_id": token_digest(token)}
+    row = session.execute(statement, params).first()
+    if row is None or not session_is_live(row[0], row[1]):
+        return None
+    return tuple(row)
 
 
 def session_is_live(us: UserSession, user: User) -> bool:

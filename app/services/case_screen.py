@@ -35,9 +35,7 @@ from app.charts import (
     vital_trend_svg,
 )
 from app.charts.text import format_value
-from app.core.security import token_digest
 from app.models import CaseAttempt, Decision, Drill, PreAlertJudgement, User, UserSession
-from app.models.base import row_id_or_none
 from app.services.attempts import (
     CONFIDENCE_DEFAULT,
     CONFIDENCE_MAX,
@@ -48,7 +46,7 @@ from app.services.attempts import (
     answer_of,
     view_of,
 )
-from app.services.auth import session_is_live
+from app.services.auth import signed_in_row
 from app.services.case_fragments import CaseBody, body_cache, fragment_key
 from app.services.dealing import PRACTICE_SIZE, practice_round_of
 from app.templating import templates
@@ -591,15 +589,10 @@ def load_viewer_case(
     None when the token names no live session (the caller answers as for anyone anonymous);
     the case part is None when no such attempt exists. Access is the caller's to check.
     """
-    if not token:
-        return None
-    params = {"attempt_id": row_id_or_none(attempt_id), "session_id": token_digest(token)}
-    row = session.execute(_LOAD_VIEWER_CASE, params).first()
+    row = signed_in_row(session, _LOAD_VIEWER_CASE, token, attempt_id)
     if row is None:
         return None
     us, user, attempt, decision_id, pre, drill = row
-    if not session_is_live(us, user):
-        return None
     if attempt is None:
         return us, user, None
     decision = session.get(Decision, decision_id) if decision_id is not None else None
