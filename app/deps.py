@@ -171,9 +171,9 @@ class AllowInRoute(AccessRule):
     page, the decision).
 
     Declare it as a parameter of the route. As a dependency it only hands itself over; the route
-    must call `admit_request(request, principal)` before it shows or changes anything. For a form post,
-    `csrf_protect` leaves the token comparison to `admit` (it would need the session the route is
-    about to read). The route-role matrix test checks every route's answer to every role.
+    must call `admit_request(request, principal)` before it shows or changes anything. For a form
+    post, `csrf_protect` leaves the token comparison to `admit_request` (it would need the session
+    the route is about to read). The route-role matrix test checks every route's answer to every role.
     """
 
     async def __call__(self) -> AllowInRoute:

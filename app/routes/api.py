@@ -76,8 +76,7 @@ def _ref(unit: Unit) -> exports.UnitRef:
 
 
 # Row ids are 32-bit INTEGER columns: a larger number would reach the driver and fail as a 500.
-MAX_ID = MAX_ROW_ID
-UnitQuery = Annotated[int | None, Query(ge=1, le=MAX_ID,
+UnitQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID,
                                         description="Admins only: which unit. Managers always get their own.")]
 SinceQuery = Annotated[datetime | None, Query(description="Only decisions at or after this time (ISO 8601).")]
 UntilQuery = Annotated[datetime | None, Query(description="Only decisions before this time (ISO 8601).")]
@@ -124,7 +123,7 @@ def unit_decisions(
     unit: UnitQuery = None,
     since: SinceQuery = None,
     until: UntilQuery = None,
-    after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="Keyset cursor: next_after_id of the previous page.")] = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Keyset cursor: next_after_id of the previous page.")] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> exports.DecisionPageOut:
     """Every decision of the unit, oldest first, a page at a time (follow `next_after_id`)."""
