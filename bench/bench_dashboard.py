@@ -189,9 +189,9 @@ def load(url: str, cols: dict[str, np.ndarray], n_trainees: int, n_versions: int
             version_ids = _strs(c["version"] + 1)
             action = np.where(c["final"], "escalate", "dismiss")
             _copy(conn, "COPY case_attempt (id, trainee_id, position, scenario_version_id, seed, independent_first, "
-                        "view_json, answer_json, started_at) FROM STDIN",
+                        "view_json, answer_json, alert_fired, deteriorated, started_at) FROM STDIN",
                   [ids, trainee_ids, ids, version_ids, ids, tf(c["has_indep"]), ["{}"] * m, ["{}"] * m,
-                   _iso(c["created"] - c["ms"] / 1000)])
+                   tf(c["alert"]), tf(c["det"]), _iso(c["created"] - c["ms"] / 1000)])
             _copy(conn, "COPY decision (id, attempt_id, trainee_id, unit_id, scenario_version_id, category, action, "
                         "reason, confidence, independent_action, alert_fired, deteriorated, correct, "
                         "time_to_decide_ms, created_at) FROM STDIN",
@@ -435,8 +435,8 @@ def insert_cost(url: str, unit_id: int, n_trainees: int, n_versions: int, n: int
         total = 4 * n  # two modes x with/without
         conn.execute(
             "INSERT INTO case_attempt (id, trainee_id, position, scenario_version_id, seed, independent_first, "
-            "view_json, answer_json, started_at) SELECT i, 1000 + (i %% %s), i, 1 + (i %% %s), i, false, '{}', '{}', "
-            "now() FROM generate_series(%s::int, %s::int) AS i",
+            "view_json, answer_json, alert_fired, deteriorated, started_at) SELECT i, 1000 + (i %% %s), i, "
+            "1 + (i %% %s), i, false, '{}', '{}', true, false, now() FROM generate_series(%s::int, %s::int) AS i",
             (n_trainees, n_versions, start, start + total - 1),
         )
         conn.execute("SELECT setval(pg_get_serial_sequence('case_attempt', 'id'), (SELECT max(id) FROM case_attempt))")

@@ -259,8 +259,8 @@ def begin_write(session: Session, *, keep_loaded: bool = False) -> None:
     if session.in_transaction() and not (session.new or session.dirty or session.deleted):
         if not keep_loaded:
             session.commit()
-        elif sqlite:
-            commit_keeping_loaded(session)
+        elif sqlite or _reads_autocommit(session):
+            commit_keeping_loaded(session)  # (after read_autocommit: the write gets a transaction)
     if sqlite and not session.in_transaction():
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
@@ -270,12 +270,22 @@ def read_autocommit(session: Session) -> None:
     transaction, saving the BEGIN and ROLLBACK round trips (each costs about as much worker CPU
     as the query itself). Each statement still sees a consistent snapshot. The pool restores
     the connection's isolation level when it is returned. SQLite's BEGIN is in-process: unchanged.
+
+    It also keeps the connection's prepared statements: psycopg forgets them all on every
+    ROLLBACK, which is how the pool ends a transaction left open, so a request that reads in a
+    transaction has each of its statements planned again on the next request. A request that
+    reads and then writes calls `begin_write` before the write, which gives the write a
+    transaction of its own.
     """
     bind = session.get_bind()
     # Only a session that takes its own connection from the pool: one bound to a connection
     # (a test's outer transaction, a caller's unit of work) keeps that connection's transaction.
     if isinstance(bind, Engine) and bind.dialect.name == "postgresql" and not session.in_transaction():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def _reads_autocommit(session: Session) -> bool:
+    return session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
 def commit_keeping_loaded(session: Session) -> None:

@@ -83,6 +83,10 @@ class CaseAttempt(SQLModel, table=True):
     independent_first: bool = False
     view_json: str = Field(sa_column=Column(Text, nullable=False))
     answer_json: str = Field(sa_column=Column(Text, nullable=False))
+    # Two facts of the stored case, as columns so a decision reads them without the case's
+    # JSON (kilobytes the database would decompress and send on every decision).
+    alert_fired: bool
+    deteriorated: bool
     started_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 

@@ -216,6 +216,7 @@ def _decide(
 ) -> Response:
     session = lazy.get()
     try:
+        read_autocommit(session)  # until the write, which begins its own transaction
         found = load_decider(session, request.cookies.get(SESSION_COOKIE), attempt_id)
         principal = rule.admit_request(request, Principal(user=found[1], session=found[0]) if found else None)
         if found is None or found[2] is None:

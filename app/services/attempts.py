@@ -10,7 +10,6 @@ unique constraint on `decision.attempt_id` settles races.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, case, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from app.core.db import begin_write, commit_keeping_loaded
@@ -34,6 +34,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services.auth import signed_in_row
 from app.services.dealing import PRACTICE_SIZE, deal_attempt, practice_round_of
+from app.services.decision_commit import write_decision
 from simulator.case import CaseAnswer, TraineeView
 
 __all__ = [
@@ -231,8 +232,11 @@ class DecisionContext:
 
 
 # Built once: constructing the statement costs more than running it (primary-key lookups).
+# Without the stored case's JSON: a decision needs only its columns (a refused form that shows
+# the case again loads it then).
 _LOAD_DECIDER = (
     sa_select(UserSession, User, CaseAttempt, Decision, col(ScenarioVersion.category))
+    .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
     .join(User, col(User.id) == col(UserSession.user_id))
     .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
     .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
@@ -259,13 +263,6 @@ def load_decider(
     return us, user, ((attempt, DecisionContext(decided, category)) if attempt is not None else None)
 
 
-def _case_facts(attempt: CaseAttempt) -> tuple[bool, bool, str]:
-    """(deteriorated, alert fired, category) from the stored case, without parsing all of it."""
-    answer = json.loads(attempt.answer_json)
-    view = json.loads(attempt.view_json)
-    return bool(answer["deteriorated"]), bool(view["alert"]["fired"]), str(answer["explanation"]["category"])
-
-
 def record_decision(
     session: Session,
     *,
@@ -284,39 +281,33 @@ def record_decision(
     Raises DecisionInvalid (bad form), DecisionRefused (independent judgement still
     due) or DecisionConflict (already decided differently).
 
-    Lean on purpose (it is the trainee's hot path): the attempt and the trainee stay
-    loaded across `begin_write` (a dealt case never changes), the version's category is
-    the only column read from it, the stored case is read as plain JSON for its three
-    facts, and the pre-alert judgement is looked up only where the drill asks for one.
-    `context` (from `load_decider`) saves the "decided already?" and category queries.
+    Lean on purpose (it is the trainee's hot path): the version's category is the only
+    column read from it, the stored case is read as plain JSON for its three facts, the
+    pre-alert judgement is looked up only where the drill asks for one, and the write is
+    shared with the decisions made at the same moment (`write_decision`). `context` (from
+    `load_decider`) saves the "decided already?" and category queries; reading them before
+    the write is safe because decisions are append-only and the insert skips an attempt
+    that was decided meanwhile.
     """
     try:
         submitted = DecisionInput.parse(
             action=action, reason=reason, reason_text=reason_text, confidence=confidence
         )
     except DecisionInvalid:
-        # Only a refused form pays for reading the stored case: the messages say "dismissing the
-        # alert" only where one fired, as the form itself does.
+        # Worded again for the case: the messages say "dismissing the alert" only where one
+        # fired, as the form itself does.
         DecisionInput.parse(
             action=action, reason=reason, reason_text=reason_text, confidence=confidence,
-            alert_fired=_case_facts(attempt)[1],
+            alert_fired=attempt.alert_fired,
         )
         raise
     attempt_id = attempt.id or 0
     digest = _key_digest(attempt_id, idempotency_key)
-    if context is not None and context.decided is not None:
-        return _settle_existing(context.decided, submitted, digest)  # nothing to write: no writer turn
-    begin_write(session, keep_loaded=True)
-    if context is None:
-        existing = decision_for(session, attempt_id)
-        if existing is not None:
-            try:
-                return _settle_existing(existing, submitted, digest)
-            finally:
-                session.rollback()
+    decided = context.decided if context is not None else decision_for(session, attempt_id)
+    if decided is not None:
+        return _settle_existing(decided, submitted, digest)  # nothing to write
     pre = pre_alert_for(session, attempt_id) if attempt.independent_first else None
     if attempt.independent_first and pre is None:
-        session.rollback()
         raise DecisionRefused("Record whether you would escalate before the alert is shown, then decide.")
     category = (
         context.category
@@ -325,7 +316,9 @@ def record_decision(
             select(ScenarioVersion.category).where(ScenarioVersion.id == attempt.scenario_version_id)
         ).first()
     )
-    deteriorated, alert_fired, case_category = _case_facts(attempt)
+    if category is None:  # the foreign key makes this impossible
+        raise RuntimeError(f"attempt {attempt_id}: its scenario version is missing")
+    deteriorated = attempt.deteriorated
     decided_at = now or utcnow()
     elapsed = decided_at - _as_utc(attempt.started_at)
     decision = Decision(
@@ -334,37 +327,26 @@ def record_decision(
         trainee_id=trainee.id or 0,
         unit_id=trainee.unit_id,
         scenario_version_id=attempt.scenario_version_id,
-        category=category or case_category,
+        category=category,
         action=submitted.action,
         reason=submitted.reason,
         reason_text=submitted.reason_text,
         confidence=submitted.confidence,
         independent_action=pre.action if pre else None,
-        alert_fired=alert_fired,
+        alert_fired=attempt.alert_fired,
         deteriorated=deteriorated,
         correct=(submitted.action == "escalate") == deteriorated,
         time_to_decide_ms=max(0, int(elapsed.total_seconds() * 1000)),
         created_at=decided_at,
     )
-    session.add(decision)
-    try:
-        session.flush()
-        session.add(
-            AuditEvent(
-                actor_id=trainee.id,
-                action="decision.record",
-                target=f"attempt:{attempt_id}",
-                detail={"decision_id": decision.id, "action": decision.action, "correct": decision.correct},
-            )
-        )
-        # Nothing to reload: the decision holds what was written (its id came back with
-        # the INSERT), and the attempt and trainee have not changed.
-        commit_keeping_loaded(session)
-    except IntegrityError:
-        session.rollback()
+    # Committed with whatever other decisions this worker is writing at the same moment
+    # (app/services/decision_commit.py); None: one for this attempt was stored first.
+    decision.id = write_decision(session, decision)
+    if decision.id is None:
+        commit_keeping_loaded(session)  # end the read snapshot (SQLite) to see the stored row
         stored = decision_for(session, attempt_id)
         if stored is None:
-            raise
+            raise RuntimeError(f"attempt {attempt_id}: decision refused as a duplicate, yet none is stored")
         return _settle_existing(stored, submitted, digest)
     return decision, True
 

@@ -304,6 +304,8 @@ def deal_attempt(
         independent_first=independent,
         view_json=case.view_json,
         answer_json=case.answer_json,
+        alert_fired=case.alert_fired,
+        deteriorated=case.deteriorated,
     )
     session.add(attempt)
     try:

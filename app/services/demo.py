@@ -396,6 +396,8 @@ def _history_for(
                 independent_first=independent,
                 view_json=pc.case.view_json,
                 answer_json=pc.case.answer_json,
+                alert_fired=pc.case.alert_fired,
+                deteriorated=pc.case.deteriorated,
                 started_at=clock,
             )
             made.append((attempt, pc, sim, decided_at, independent))

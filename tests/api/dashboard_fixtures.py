@@ -80,6 +80,7 @@ def add(db: Session, trainee: User, decisions: list[D], *, unit_id: int | None =
         attempt = CaseAttempt(
             trainee_id=trainee.id or 0, scenario_version_id=sv.id or 0, seed=i, position=next(_seq),
             independent_first=d.indep is not None, view_json="{}", answer_json="{}",
+            alert_fired=d.alert, deteriorated=d.det,
             started_at=at - timedelta(milliseconds=d.ms),
         )
         db.add(attempt)

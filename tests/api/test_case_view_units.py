@@ -105,7 +105,8 @@ def test_can_view_follows_the_decisions_unit_not_the_trainees():
     from app.models import CaseAttempt
     from app.services.attempts import can_view
 
-    attempt = CaseAttempt(id=1, trainee_id=7, scenario_version_id=1, seed=1, view_json="{}", answer_json="{}")
+    attempt = CaseAttempt(id=1, trainee_id=7, scenario_version_id=1, seed=1, view_json="{}", answer_json="{}",
+                          alert_fired=True, deteriorated=True)
     trainee = User(id=7, username="t", role="trainee", unit_id=2, password_hash="x", display_name="T")
     old_mgr = User(id=8, username="m1", role="manager", unit_id=1, password_hash="x", display_name="M1")
     new_mgr = User(id=9, username="m2", role="manager", unit_id=2, password_hash="x", display_name="M2")

@@ -132,7 +132,8 @@ def test_decision_row_matches_record_decision(published):
     twins = []
     for position in (0, 1):
         a = CaseAttempt(trainee_id=nurse.id, position=position, scenario_version_id=version.id, seed=11,
-                        view_json=case.view_json, answer_json=case.answer_json, started_at=started)
+                        view_json=case.view_json, answer_json=case.answer_json, started_at=started,
+                        alert_fired=case.alert_fired, deteriorated=case.deteriorated)
         db.add(a)
         db.flush()
         twins.append(a)

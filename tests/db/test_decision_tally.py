@@ -209,6 +209,8 @@ def test_the_trigger_keeps_the_table_equal_to_the_decisions(populated: Session):
             position=10_000 + i,
             view_json="{}",
             answer_json="{}",
+            alert_fired=True,
+            deteriorated=False,
         )
         for i in range(3)
     ]
@@ -385,11 +387,15 @@ def test_upgrade_backfills_existing_decisions_and_downgrade_drops_everything(tmp
     fresh = new_database(tmp_path)
     engine = make_engine(fresh.url, pool_size=2)
     try:
-        upgrade(fresh.url, "0005")
+        # Decisions made before 0006: written with today's models, then taken back to 0005.
+        upgrade(fresh.url)
         with Session(engine) as session:
             unit = fx.unit(session, "Before 0006")
             fx.add(session, fx.user(session, "early", "trainee", unit), mixed_decisions(random.Random(1), 30))
             session.commit()
+        downgrade(fresh.url, "0005")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM decision")).scalar() == 30
         upgrade(fresh.url)
         with engine.connect() as conn:
             got = tables(conn)

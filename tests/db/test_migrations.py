@@ -128,7 +128,7 @@ def decision_id(fresh_url: str, engine: Engine) -> int:
         session.add(version)
         session.flush()
         attempt = CaseAttempt(trainee_id=trainee.id or 0, scenario_version_id=version.id or 0, seed=1,
-                              view_json="{}", answer_json="{}")
+                              view_json="{}", answer_json="{}", alert_fired=True, deteriorated=True)
         session.add(attempt)
         session.flush()
         decision = Decision(attempt_id=attempt.id or 0, trainee_id=trainee.id or 0,
@@ -176,7 +176,7 @@ def test_other_tables_stay_writable(engine: Engine, decision_id: int):
         assert session.exec(select(CaseAttempt.seed)).one() == 2
         # A second decision for a new attempt is an INSERT, which stays allowed.
         attempt = CaseAttempt(trainee_id=trainee.id or 0, scenario_version_id=1, seed=3, view_json="{}",
-                              answer_json="{}", position=1)
+                              answer_json="{}", position=1, alert_fired=True, deteriorated=False)
         session.add(attempt)
         session.flush()
         session.add(Decision(attempt_id=attempt.id or 0, trainee_id=trainee.id or 0, scenario_version_id=1,
@@ -184,3 +184,38 @@ def test_other_tables_stay_writable(engine: Engine, decision_id: int):
                              deteriorated=False, correct=True, time_to_decide_ms=900))
         session.commit()
         assert len(session.exec(select(Decision)).all()) == 2
+
+
+# --- 0007: the case facts a decision reads, as columns ----------------------------------
+
+
+def test_case_facts_backfilled_from_the_stored_case(fresh_url: str, engine: Engine):
+    """Attempts dealt before 0007 get alert_fired and deteriorated from their own JSON."""
+    from simulator import load_scenario, simulate
+
+    scenarios = Path(__file__).resolve().parents[2] / "scenarios"
+    cases = [
+        simulate(load_scenario(scenarios / f"{name}.yaml"), seed)
+        for name, seed in (("sepsis-classic", 3), ("copd-hypercapnic-baseline", 5), ("sepsis-afebrile-elderly", 8))
+    ]
+    facts = [(bool(c.view.alert.fired), bool(c.answer.deteriorated)) for c in cases]
+    assert len(set(facts)) > 1, "pick cases whose facts differ, or the test cannot tell them apart"
+    upgrade(fresh_url)
+    with Session(engine) as session:
+        trainee = User(username="t", display_name="T", password_hash="x", role="trainee")
+        version = ScenarioVersion(scenario_id="s", version=1, title="S", category="sepsis",
+                                  expected_action="escalate", content_hash="0" * 64, source_text="{}")
+        session.add(trainee)
+        session.add(version)
+        session.flush()
+        for position, (case, (fired, deteriorated)) in enumerate(zip(cases, facts, strict=True)):
+            session.add(CaseAttempt(trainee_id=trainee.id or 0, scenario_version_id=version.id or 0, seed=position,
+                                    position=position, view_json=case.view.model_dump_json(),
+                                    answer_json=case.answer.model_dump_json(),
+                                    alert_fired=not fired, deteriorated=not deteriorated))  # wrong on purpose
+        session.commit()
+    downgrade(fresh_url, "0006")
+    upgrade(fresh_url)
+    with engine.connect() as conn:
+        got = conn.execute(text("SELECT alert_fired, deteriorated FROM case_attempt ORDER BY position")).all()
+    assert [(bool(a), bool(d)) for a, d in got] == facts

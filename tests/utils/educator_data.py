@@ -64,6 +64,8 @@ def decide(
         seed=1,
         view_json="{}",
         answer_json="{}",
+        alert_fired=True,
+        deteriorated=expected == "escalate",
     )
     db.add(attempt)
     db.flush()
