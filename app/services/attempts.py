@@ -233,9 +233,9 @@ class DecisionContext:
 
 # Built once: constructing the statement costs more than running it (primary-key lookups).
 # Without the stored case's JSON: a decision needs only its columns (a refused form that shows
-# the case again loads it then).
+# the case again loads it then). The stored decision by id only, as on the case page.
 _LOAD_DECIDER = (
-    sa_select(UserSession, User, CaseAttempt, Decision, col(ScenarioVersion.category))
+    sa_select(UserSession, User, CaseAttempt, col(Decision.id), col(ScenarioVersion.category))
     .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
     .join(User, col(User.id) == col(UserSession.user_id))
     .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
@@ -259,8 +259,11 @@ def load_decider(
     row = signed_in_row(session, _LOAD_DECIDER, token, attempt_id)
     if row is None:
         return None
-    us, user, attempt, decided, category = row
-    return us, user, ((attempt, DecisionContext(decided, category)) if attempt is not None else None)
+    us, user, attempt, decision_id, category = row
+    if attempt is None:
+        return us, user, None
+    decided = session.get(Decision, decision_id) if decision_id is not None else None
+    return us, user, (attempt, DecisionContext(decided, category))
 
 
 def record_decision(
