@@ -45,6 +45,9 @@ _DECISION = Decision.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(c.key for c in _DECISION.columns if c.key != "id")
 # DO NOTHING on any unique conflict (attempt_id, idempotency_key): that row is not returned.
+# RETURNING (ids unused) makes SQLAlchemy send the rows as one multi-row VALUES statement, compiled
+# once: without it psycopg's executemany runs a pipeline of single-row INSERTs.
+_INSERT_AUDIT = insert(_AUDIT).returning(_AUDIT.c.id)
 _INSERT = {
     name: dialect.insert(_DECISION).on_conflict_do_nothing().returning(_DECISION.c.id, _DECISION.c.attempt_id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
@@ -112,7 +115,7 @@ def _write_batch(session: Session, batch: list[_Pending]) -> None:
             "detail": {"decision_id": new_id, "action": d.action, "correct": d.correct},
         })
     if audits:
-        conn.execute(insert(_AUDIT).values(audits))  # one multi-row VALUES: cheaper than executemany
+        conn.execute(_INSERT_AUDIT, audits)
     commit_keeping_loaded(session)
 
 
