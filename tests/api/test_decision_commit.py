@@ -1,0 +1,181 @@
+"""Group commit of decisions (app/services/decision_commit.py), with real commits and threads.
+
+Each test has a database of its own: the shared test session cannot see other threads' commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from app.core.db import make_engine
+from app.core.migrate import upgrade
+from app.models import AuditEvent, CaseAttempt, Decision, ScenarioVersion, User
+from app.services import decision_commit
+from app.services.attempts import DecisionConflict, record_decision
+from tests.conftest import new_database
+
+N = 6
+
+
+@dataclass
+class World:
+    engine: Engine
+    trainee_id: int
+    attempt_ids: list[int]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    fresh = new_database(tmp_path)
+    upgrade(fresh.url)
+    engine = make_engine(fresh.url, pool_size=N)
+    with Session(engine) as s:
+        trainee = User(username="t", display_name="T", password_hash="x", role="trainee")
+        version = ScenarioVersion(scenario_id="s", version=1, title="S", category="sepsis",
+                                  expected_action="escalate", content_hash="0" * 64, source_text="{}")
+        s.add(trainee)
+        s.add(version)
+        s.flush()
+        attempts = [
+            CaseAttempt(trainee_id=trainee.id or 0, scenario_version_id=version.id or 0, seed=i, position=i,
+                        view_json="{}", answer_json="{}", alert_fired=True, deteriorated=i % 2 == 0)
+            for i in range(N)
+        ]
+        s.add_all(attempts)
+        s.commit()
+        yield World(engine, trainee.id or 0, [a.id or 0 for a in attempts])
+    engine.dispose()
+    fresh.drop()
+
+
+def _decide(world: World, attempt_id: int, **form: Any) -> tuple[Decision, bool]:
+    with Session(world.engine) as s:
+        attempt = s.get(CaseAttempt, attempt_id)
+        trainee = s.get(User, world.trainee_id)
+        assert attempt is not None and trainee is not None
+        fields = {"action": "escalate", "reason": None, "reason_text": None, "confidence": 70} | form
+        return record_decision(s, attempt=attempt, trainee=trainee, **fields)
+
+
+def _in_threads(calls: list[Any]) -> list[Any]:
+    """Run each call in its own thread; their results (or exceptions), in order."""
+    out: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            out[i] = calls[i]()
+        except BaseException as exc:
+            out[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    return out
+
+
+@pytest.fixture
+def inserts(world: World) -> Iterator[list[Any]]:
+    """Parameters of each INSERT INTO decision. The first one waits until every other decision
+    has queued behind it, so the rest must go in one batch."""
+    seen: list[Any] = []
+    with Session(world.engine) as s:
+        group = decision_commit._group_for(s)
+
+    def hold_first(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if not statement.startswith("INSERT INTO decision"):
+            return
+        seen.append(params)
+        if len(seen) == 1:
+            deadline = time.monotonic() + 30
+            while len(group._queue) < N - 1 and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    event.listen(world.engine, "before_cursor_execute", hold_first)
+    yield seen
+    event.remove(world.engine, "before_cursor_execute", hold_first)
+
+
+def _stored(world: World) -> list[Decision]:
+    with Session(world.engine) as s:
+        return list(s.exec(select(Decision).order_by(Decision.attempt_id)).all())
+
+
+def test_decisions_waiting_together_share_one_insert_and_each_is_stored_once(world, inserts):
+    results = _in_threads([lambda a=a: _decide(world, a) for a in world.attempt_ids])
+    assert all(isinstance(r, tuple) and r[1] for r in results), results
+    assert len(inserts) == 2  # the first alone, then the other five together
+    stored = _stored(world)
+    assert [d.attempt_id for d in stored] == world.attempt_ids
+    assert {r[0].id for r in results} == {d.id for d in stored}  # each request got its own row's id
+    assert [d.deteriorated for d in stored] == [i % 2 == 0 for i in range(N)]  # from the attempt's columns
+    with Session(world.engine) as s:
+        audits = s.exec(select(AuditEvent).where(AuditEvent.action == "decision.record")).all()
+    assert sorted((a.target, a.detail["decision_id"]) for a in audits) == sorted(
+        (f"attempt:{d.attempt_id}", d.id) for d in stored
+    )
+
+
+def test_a_row_the_database_refuses_fails_only_its_own_request(world, inserts, caplog):
+    bad = world.attempt_ids[3]
+
+    def refuse(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        values = params.values() if isinstance(params, dict) else params
+        if statement.startswith("INSERT INTO decision") and "REFUSE ME" in values:
+            raise RuntimeError("refused by the test")
+
+    event.listen(world.engine, "before_cursor_execute", refuse)
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.services.decision_commit"):
+            results = _in_threads([
+                (lambda a=a: _decide(world, a, action="dismiss", reason="other", reason_text="REFUSE ME"))
+                if a == bad else (lambda a=a: _decide(world, a))
+                for a in world.attempt_ids
+            ])
+    finally:
+        event.remove(world.engine, "before_cursor_execute", refuse)
+    failed = [a for a, r in zip(world.attempt_ids, results, strict=True) if isinstance(r, BaseException)]
+    assert failed == [bad]
+    assert "refused by the test" in str(results[world.attempt_ids.index(bad)])
+    assert [d.attempt_id for d in _stored(world)] == [a for a in world.attempt_ids if a != bad]
+    assert any("written alone" in r.getMessage() for r in caplog.records)
+
+
+def test_the_same_attempt_twice_in_one_batch_stores_one_decision(world, inserts):
+    twice = world.attempt_ids[1]
+    calls = [lambda a=a: _decide(world, a) for a in world.attempt_ids[:-2]]  # includes `twice`
+    calls += [lambda: _decide(world, twice), lambda: _decide(world, twice, action="dismiss", reason="baseline")]
+    results = _in_threads(calls)
+    (stored,) = [d for d in _stored(world) if d.attempt_id == twice]
+    on_twice = list(zip([results[1], results[-2], results[-1]], ["escalate", "escalate", "dismiss"], strict=True))
+    assert sum(1 for r, _ in on_twice if isinstance(r, tuple) and r[1]) == 1  # whichever came first
+    for result, action in on_twice:
+        if action == stored.action:
+            assert isinstance(result, tuple) and result[0].id == stored.id
+        else:
+            assert isinstance(result, DecisionConflict) and result.stored.id == stored.id
+    assert len(_stored(world)) == N - 2
+
+
+def test_batches_never_mix_databases(world, tmp_path):
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}", pool_size=2)
+    try:
+        with Session(world.engine) as a, Session(other) as b, Session(world.engine) as c:
+            mine = decision_commit._group_for(a)
+            assert decision_commit._group_for(b) is not mine
+            assert decision_commit._group_for(c) is mine
+    finally:
+        other.dispose()
