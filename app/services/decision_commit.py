@@ -30,7 +30,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -44,14 +44,50 @@ log = logging.getLogger(__name__)
 _DECISION = Decision.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 _COLUMNS = tuple(c.key for c in _DECISION.columns if c.key != "id")
-# DO NOTHING on any unique conflict (attempt_id, idempotency_key): that row is not returned.
-# RETURNING (ids unused) makes SQLAlchemy send the rows as one multi-row VALUES statement, compiled
-# once: without it psycopg's executemany runs a pipeline of single-row INSERTs.
-_INSERT_AUDIT = insert(_AUDIT).returning(_AUDIT.c.id)
-_INSERT = {
-    name: dialect.insert(_DECISION).on_conflict_do_nothing().returning(_DECISION.c.id, _DECISION.c.attempt_id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+
+# Both forms skip a row whose attempt (or idempotency key) is already stored (DO NOTHING on any
+# unique conflict) and return (id, attempt_id) for the rows they inserted. Each decision's audit
+# event records its new id.
+#
+# PostgreSQL: one statement of fixed text whatever the batch's size, one array per column, so
+# psycopg prepares it once per connection and the rows are not expanded into bind parameters; the
+# audit events are inserted from the decisions' RETURNING in the same statement.
+_PG_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_PG_TYPES = {c.key: c.type.compile(dialect=_PG_DIALECT) for c in _DECISION.columns if c.key != "id"}
+_PG_WRITE = text(
+    # Built from the model's own column names and types: no input reaches this text.
+    f"WITH d AS (INSERT INTO decision ({', '.join(_COLUMNS)}) "  # noqa: S608
+    f"SELECT * FROM unnest({', '.join(f'CAST(:{k} AS {_PG_TYPES[k]}[])' for k in _COLUMNS)}) "
+    "ON CONFLICT DO NOTHING RETURNING id, attempt_id, trainee_id, action, correct, created_at), "
+    "audit AS (INSERT INTO audit_event (at, actor_id, action, target, detail) "
+    "SELECT created_at, trainee_id, 'decision.record', 'attempt:' || attempt_id, "
+    "json_build_object('decision_id', id, 'action', action, 'correct', correct) FROM d) "
+    "SELECT id, attempt_id FROM d"
+)
+# SQLite: the decisions as one multi-row INSERT (SQLAlchemy's "insertmanyvalues"), then their audit
+# events likewise (RETURNING, unused, is what makes SQLAlchemy send them as one statement).
+_SQLITE_INSERT = sqlite.insert(_DECISION).on_conflict_do_nothing().returning(_DECISION.c.id, _DECISION.c.attempt_id)
+_SQLITE_AUDIT = insert(_AUDIT).returning(_AUDIT.c.id)
+
+
+def _insert_postgresql(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    columns = {k: [r[k] for r in rows] for k in _COLUMNS}
+    return [(i, a) for i, a in conn.execute(_PG_WRITE, columns)]
+
+
+def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    inserted = [(i, a) for i, a in conn.execute(_SQLITE_INSERT, rows)]
+    by_attempt = {r["attempt_id"]: r for r in rows}
+    if inserted:
+        conn.execute(_SQLITE_AUDIT, [
+            {"at": r["created_at"], "actor_id": r["trainee_id"], "action": "decision.record",
+             "target": f"attempt:{a}", "detail": {"decision_id": i, "action": r["action"], "correct": r["correct"]}}
+            for i, a in inserted for r in (by_attempt[a],)
+        ])
+    return inserted
+
+
+_INSERT = {"postgresql": _insert_postgresql, "sqlite": _insert_sqlite}
 
 
 @dataclass(eq=False)
@@ -103,19 +139,8 @@ def _write_batch(session: Session, batch: list[_Pending]) -> None:
     begin_write(session, keep_loaded=True)  # SQLite: the write lock up front
     conn = session.connection()
     by_attempt = {it.row["attempt_id"]: it for it in reversed(batch)}  # the first of duplicates wins
-    rows = conn.execute(_INSERT[conn.dialect.name], [it.row for it in by_attempt.values()]).all()
-    audits = []
-    for new_id, attempt_id in rows:
-        it = by_attempt[attempt_id]
-        it.inserted_id = new_id
-        d = it.decision
-        audits.append({
-            "at": d.created_at, "actor_id": d.trainee_id, "action": "decision.record",
-            "target": f"attempt:{attempt_id}",
-            "detail": {"decision_id": new_id, "action": d.action, "correct": d.correct},
-        })
-    if audits:
-        conn.execute(_INSERT_AUDIT, audits)
+    for new_id, attempt_id in _INSERT[conn.dialect.name](conn, [it.row for it in by_attempt.values()]):
+        by_attempt[attempt_id].inserted_id = new_id
     commit_keeping_loaded(session)
 
 

@@ -96,7 +96,7 @@ def inserts(world: World) -> Iterator[list[Any]]:
         group = decision_commit._group_for(s)
 
     def hold_first(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if not statement.startswith("INSERT INTO decision"):
+        if "INSERT INTO decision" not in statement:
             return
         seen.append(params)
         if len(seen) == 1:
@@ -133,8 +133,9 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(world, inserts, c
     bad = world.attempt_ids[3]
 
     def refuse(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        values = params.values() if isinstance(params, dict) else params
-        if statement.startswith("INSERT INTO decision") and "REFUSE ME" in values:
+        values = list(params.values() if isinstance(params, dict) else params)
+        values += [v for column in values if isinstance(column, list) for v in column]  # PostgreSQL's arrays
+        if "INSERT INTO decision" in statement and "REFUSE ME" in values:
             raise RuntimeError("refused by the test")
 
     event.listen(world.engine, "before_cursor_execute", refuse)

@@ -159,8 +159,9 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 
 def _tables(stmts: list[str], verb: str) -> list[str]:
-    pattern = {"SELECT": r"\bFROM (\w+)", "INSERT": r"^INSERT INTO (\w+)"}[verb]
-    return [m.group(1) for s in stmts if s.startswith(verb) and (m := re.search(pattern, s))]
+    if verb == "INSERT":  # every table inserted into (PostgreSQL writes a decision in one WITH statement)
+        return [t for s in stmts for t in re.findall(r"\bINSERT INTO (\w+)", s)]
+    return [m.group(1) for s in stmts if s.startswith(verb) and (m := re.search(r"\bFROM (\w+)", s))]
 
 
 def test_a_plain_decision_post_is_a_handful_of_statements(nurse, demo, statements):
