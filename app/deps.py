@@ -18,6 +18,7 @@ import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from app.core.config import get_settings
 from app.core.db import get_session
@@ -232,6 +233,25 @@ def _same_origin(request: Request) -> bool:
     return parts.netloc == request.headers.get("host", request.url.netloc)
 
 
+async def read_form(request: Request) -> FormData:
+    """The request's form (parsed once per request), for routes and checks that read it as sent
+    rather than through FastAPI's `Form()` parameters, answering as FastAPI would: 413 above
+    MAX_FORM_BYTES, 400 for a body that cannot be read (a broken multipart, a client gone)."""
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        # Refuse before parsing: no page here needs more, and a clear message
+        # beats the form parser's generic 400 halfway through a huge upload.
+        raise HTTPException(
+            status_code=413,
+            detail=f"The form is larger than {MAX_FORM_BYTES // 1024} KiB. Scenario files must be under 256 KiB.",
+        )
+    try:
+        return await request.form()
+    except HTTPException:
+        raise
+    except Exception as exc:
+        raise HTTPException(status_code=400, detail="The form could not be read.") from exc
+
+
 async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
     """Unsafe methods need the session's token in a header (htmx) or form field.
 
@@ -246,14 +266,7 @@ async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
     if not sent:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-                # Refuse before parsing: no page here needs more, and a clear message
-                # beats the form parser's generic 400 halfway through a huge upload.
-                raise HTTPException(
-                    status_code=413,
-                    detail=f"The form is larger than {MAX_FORM_BYTES // 1024} KiB. Scenario files must be under 256 KiB.",
-                )
-            form = await request.form()
+            form = await read_form(request)
             value = form.get("csrf_token")
             sent = value if isinstance(value, str) else None
     if _rule_in_route(request) is not None:

@@ -312,7 +312,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--trainees", type=int, default=64)
-    ap.add_argument("--cases", type=int, default=30_000, help="pre-dealt cases (each decision uses one)")
+    ap.add_argument("--cases", type=int, default=80_000, help="pre-dealt cases (each decision uses one)")
     ap.add_argument("--pool-size", type=int, default=10, help="DB_POOL_SIZE per worker")
     ap.add_argument("--endpoints", default=",".join(ENDPOINTS))
     ap.add_argument("--json", default="", help="also write the raw results here")

@@ -24,6 +24,7 @@ from app.deps import (
     Principal,
     SessionDep,
     is_htmx,
+    read_form,
 )
 from app.models import CaseAttempt, Drill
 from app.services import case_screen as screens
@@ -193,9 +194,9 @@ async def decide(
     # its stored decision and its version's category in one query before the write. The form is
     # read as it came, not as FastAPI Form() parameters: they would cost a tenth of the request,
     # and any limit checked there would answer 422 before the sign-in and CSRF checks.
-    # `record_decision` validates every field (the form is at most 1 MiB, see csrf_protect) and
+    # `record_decision` validates every field (`read_form` refuses a form over 1 MiB) and
     # the idempotency key is only ever stored as a digest.
-    sent = await request.form()
+    sent = await read_form(request)
 
     def text(name: str) -> str | None:
         value = sent.get(name)

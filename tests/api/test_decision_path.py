@@ -141,6 +141,34 @@ def test_csrf_is_still_checked_on_every_unsafe_method(nurse):
     assert decide(nurse, aid, action="escalate", csrf_token=token).status_code == 303
 
 
+# -- the decision form, read as sent --------------------------------------------------------------
+
+
+def test_a_decision_form_over_the_limit_is_refused_before_reading(nurse, demo):
+    """With the token in a header the CSRF check reads no form, so the route's own read refuses it."""
+    aid = next_case(nurse, "/practice/next")
+    r = nurse.post(f"/attempts/{aid}/decision", content=b"action=escalate&reason_text=" + b"x" * (1024 * 1024),
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and "larger than 1024 KiB" in r.text
+    assert demo.exec(select(Decision).where(Decision.attempt_id == aid)).first() is None
+
+
+def test_a_broken_multipart_decision_is_a_400_not_a_500(nurse, demo):
+    aid = next_case(nurse, "/practice/next")
+    r = nurse.post(f"/attempts/{aid}/decision", content=b"--b\r\nContent-Disposition: form-data\r\n\r\nx",
+                   headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 400 and "form could not be read" in r.text
+    assert demo.exec(select(Decision).where(Decision.attempt_id == aid)).first() is None
+
+
+def test_an_uploaded_file_is_no_answer(nurse, demo):
+    aid = next_case(nurse, "/practice/next")
+    r = nurse.post(f"/attempts/{aid}/decision", data={"reason": "baseline", "confidence": "70"},
+                   files={"action": ("action.txt", b"dismiss", "text/plain")})
+    assert r.status_code == 422 and "Choose Escalate" in r.text
+    assert demo.exec(select(Decision).where(Decision.attempt_id == aid)).first() is None
+
+
 # -- the decision POST's statements ---------------------------------------------------------------
 
 
