@@ -345,8 +345,10 @@ def record_decision(
     # Committed with whatever other decisions this worker is writing at the same moment
     # (app/services/decision_commit.py); None: one for this attempt was stored first.
     decision.id = write_decision(session, decision)
+    # A request whose decision another wrote has a read snapshot open (SQLite): end it, so what it
+    # reads next (the feedback, the stored row) sees that commit.
+    commit_keeping_loaded(session)
     if decision.id is None:
-        commit_keeping_loaded(session)  # end the read snapshot (SQLite) to see the stored row
         stored = decision_for(session, attempt_id)
         if stored is None:
             raise RuntimeError(f"attempt {attempt_id}: decision refused as a duplicate, yet none is stored")

@@ -24,6 +24,7 @@ Batches never mix databases: requests group by the engine or connection their se
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import weakref
@@ -53,7 +54,12 @@ _COLUMNS = tuple(c.key for c in _DECISION.columns if c.key != "id")
 # psycopg prepares it once per connection and the rows are not expanded into bind parameters; the
 # audit events are inserted from the decisions' RETURNING in the same statement.
 _PG_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
-_PG_TYPES = {c.key: c.type.compile(dialect=_PG_DIALECT) for c in _DECISION.columns if c.key != "id"}
+# Strings as TEXT: a cast to VARCHAR(n) would silently cut a longer value, where the column itself
+# refuses it.
+_PG_TYPES = {
+    k: "TEXT" if t.startswith("VARCHAR") else t
+    for k, t in ((c.key, c.type.compile(dialect=_PG_DIALECT)) for c in _DECISION.columns if c.key != "id")
+}
 _PG_WRITE = text(
     # Built from the model's own column names and types: no input reaches this text.
     f"WITH d AS (INSERT INTO decision ({', '.join(_COLUMNS)}) "  # noqa: S608
@@ -120,28 +126,37 @@ class _Group:
                 self._writing = True
                 batch, self._queue = self._queue, []
                 self._cond.release()
+                ids: dict[int, int] | None = None
                 try:
-                    _write_batch(session, batch)
+                    ids = _write_batch(session, batch)
                 except Exception:
-                    session.rollback()
+                    with contextlib.suppress(Exception):
+                        session.rollback()
                     log.warning("decision batch of %d failed: each is written alone", len(batch), exc_info=True)
-                    for it in batch:
-                        it.failed = True
                 finally:
+                    # Told only after the COMMIT returned; on any failure or interruption every
+                    # request of the batch writes its own decision again.
                     self._cond.acquire()
                     self._writing = False
-                    for it in batch:
+                    for i, it in enumerate(batch):
+                        it.failed = ids is None
+                        it.inserted_id = None if ids is None else ids.get(i)
                         it.done = True
                     self._cond.notify_all()
 
 
-def _write_batch(session: Session, batch: list[_Pending]) -> None:
+def _write_batch(session: Session, batch: list[_Pending]) -> dict[int, int]:
+    """Write and commit; the new id of each batch position whose row was inserted."""
     begin_write(session, keep_loaded=True)  # SQLite: the write lock up front
     conn = session.connection()
-    by_attempt = {it.row["attempt_id"]: it for it in reversed(batch)}  # the first of duplicates wins
-    for new_id, attempt_id in _INSERT[conn.dialect.name](conn, [it.row for it in by_attempt.values()]):
-        by_attempt[attempt_id].inserted_id = new_id
+    first: dict[int, int] = {}  # attempt id -> its first position: a duplicate waits for the stored row
+    for i, it in enumerate(batch):
+        first.setdefault(it.row["attempt_id"], i)
+    # In attempt order: two workers' batches then take the unique index's entries in the same order.
+    rows = [batch[first[a]].row for a in sorted(first)]
+    ids = {first[attempt_id]: new_id for new_id, attempt_id in _INSERT[conn.dialect.name](conn, rows)}
     commit_keeping_loaded(session)
+    return ids
 
 
 _groups: weakref.WeakKeyDictionary[object, _Group] = weakref.WeakKeyDictionary()
@@ -162,12 +177,10 @@ def write_decision(session: Session, decision: Decision) -> int | None:
     its attempt was already stored. Database errors are raised as from a plain write."""
     item = _Pending(decision)
     _group_for(session).write(session, item)
-    if item.failed:
-        alone = _Pending(decision)
-        try:
-            _write_batch(session, [alone])
-        except Exception:
-            session.rollback()
-            raise
-        return alone.inserted_id
-    return item.inserted_id
+    if not item.failed:
+        return item.inserted_id
+    try:
+        return _write_batch(session, [item]).get(0)
+    except Exception:
+        session.rollback()
+        raise

@@ -65,7 +65,12 @@ def _decide(world: World, attempt_id: int, **form: Any) -> tuple[Decision, bool]
         trainee = s.get(User, world.trainee_id)
         assert attempt is not None and trainee is not None
         fields = {"action": "escalate", "reason": None, "reason_text": None, "confidence": 70} | form
-        return record_decision(s, attempt=attempt, trainee=trainee, **fields)
+        result = record_decision(s, attempt=attempt, trainee=trainee, **fields)
+        # What the request reads next (the feedback) sees the decision, whoever wrote it: a
+        # follower's read snapshot (SQLite) must not predate the batch it rode in.
+        seen = s.exec(select(Decision).where(Decision.attempt_id == attempt_id)).first()
+        assert seen is not None and seen.id == result[0].id, f"attempt {attempt_id}: own decision not visible"
+        return result
 
 
 def _in_threads(calls: list[Any]) -> list[Any]:
@@ -180,3 +185,38 @@ def test_batches_never_mix_databases(world, tmp_path):
             assert decision_commit._group_for(c) is mine
     finally:
         other.dispose()
+
+
+def test_a_batch_whose_commit_fails_tells_no_one_and_each_writes_alone(world, inserts, caplog):
+    failures: list[int] = []
+
+    def fail_first_commit_of_a_write(conn) -> None:  # type: ignore[no-untyped-def]
+        # The COMMIT after the first INSERT (not a reader ending its snapshot before writing).
+        if inserts and not failures:
+            failures.append(len(inserts))
+            raise RuntimeError("commit refused by the test")
+
+    event.listen(world.engine, "commit", fail_first_commit_of_a_write)
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.services.decision_commit"):
+            results = _in_threads([lambda a=a: _decide(world, a) for a in world.attempt_ids])
+    finally:
+        event.remove(world.engine, "commit", fail_first_commit_of_a_write)
+    assert failures == [1]
+    assert all(isinstance(r, tuple) and r[1] for r in results), results
+    stored = _stored(world)
+    assert [d.attempt_id for d in stored] == world.attempt_ids  # each once
+    assert {r[0].id for r in results} == {d.id for d in stored}
+    assert any("written alone" in r.getMessage() for r in caplog.records)
+
+
+def test_postgresql_refuses_an_over_long_value_instead_of_cutting_it(world):
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite does not enforce VARCHAR lengths)")
+    with Session(world.engine) as s:
+        too_long = Decision(attempt_id=world.attempt_ids[0], trainee_id=world.trainee_id, scenario_version_id=1,
+                            category="c" * 61, action="escalate", confidence=70, alert_fired=True,
+                            deteriorated=True, correct=True, time_to_decide_ms=1)
+        with pytest.raises(Exception, match="too long"):
+            decision_commit.write_decision(s, too_long)
+    assert _stored(world) == []
