@@ -129,13 +129,13 @@ def live_server(server_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium (no browser download); `make chromium` installs it when missing.
+    """Debian's Chromium (no browser download); `make tools` installs it when missing.
 
     Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this thread
     while it is open, and later tests that call `asyncio.run()` (tests/load) must not see it.
     """
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (apt-get install -y chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: run `make tools` (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
