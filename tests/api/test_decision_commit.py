@@ -20,10 +20,11 @@ from sqlmodel import Session, select
 
 from app.core.db import make_engine
 from app.core.migrate import upgrade
-from app.models import AuditEvent, CaseAttempt, Decision, ScenarioVersion, User
+from app.models import AuditEvent, CaseAttempt, Decision, User
 from app.services import decision_commit
 from app.services.attempts import DecisionConflict, record_decision
 from tests.conftest import new_database
+from tests.utils.rows import trainee_and_version
 
 N = 6
 
@@ -41,12 +42,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     upgrade(fresh.url)
     engine = make_engine(fresh.url, pool_size=N)
     with Session(engine) as s:
-        trainee = User(username="t", display_name="T", password_hash="x", role="trainee")
-        version = ScenarioVersion(scenario_id="s", version=1, title="S", category="sepsis",
-                                  expected_action="escalate", content_hash="0" * 64, source_text="{}")
-        s.add(trainee)
-        s.add(version)
-        s.flush()
+        trainee, version = trainee_and_version(s)
         attempts = [
             CaseAttempt(trainee_id=trainee.id or 0, scenario_version_id=version.id or 0, seed=i, position=i,
                         view_json="{}", answer_json="{}", alert_fired=True, deteriorated=i % 2 == 0)

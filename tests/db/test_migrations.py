@@ -22,8 +22,9 @@ from sqlmodel import Session, SQLModel, select
 import app.models  # noqa: F401 - registers every table on SQLModel.metadata
 from app.core.db import make_engine
 from app.core.migrate import alembic_config, downgrade, upgrade
-from app.models import CaseAttempt, Decision, ScenarioVersion, User
+from app.models import CaseAttempt, Decision, User
 from tests.conftest import BACKEND, new_database
+from tests.utils.rows import trainee_and_version
 
 
 @pytest.fixture
@@ -121,12 +122,7 @@ def decision_id(fresh_url: str, engine: Engine) -> int:
     """The fewest rows a decision needs: a trainee, a scenario version and an attempt."""
     upgrade(fresh_url)
     with Session(engine) as session:
-        trainee = User(username="t", display_name="T", password_hash="x", role="trainee")
-        version = ScenarioVersion(scenario_id="s", version=1, title="S", category="sepsis",
-                                  expected_action="escalate", content_hash="0" * 64, source_text="{}")
-        session.add(trainee)
-        session.add(version)
-        session.flush()
+        trainee, version = trainee_and_version(session)
         attempt = CaseAttempt(trainee_id=trainee.id or 0, scenario_version_id=version.id or 0, seed=1,
                               view_json="{}", answer_json="{}", alert_fired=True, deteriorated=True)
         session.add(attempt)
@@ -202,12 +198,7 @@ def test_case_facts_backfilled_from_the_stored_case(fresh_url: str, engine: Engi
     assert len(set(facts)) > 1, "pick cases whose facts differ, or the test cannot tell them apart"
     upgrade(fresh_url)
     with Session(engine) as session:
-        trainee = User(username="t", display_name="T", password_hash="x", role="trainee")
-        version = ScenarioVersion(scenario_id="s", version=1, title="S", category="sepsis",
-                                  expected_action="escalate", content_hash="0" * 64, source_text="{}")
-        session.add(trainee)
-        session.add(version)
-        session.flush()
+        trainee, version = trainee_and_version(session)
         for position, (case, (fired, deteriorated)) in enumerate(zip(cases, facts, strict=True)):
             session.add(CaseAttempt(trainee_id=trainee.id or 0, scenario_version_id=version.id or 0, seed=position,
                                     position=position, view_json=case.view.model_dump_json(),
