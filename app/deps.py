@@ -29,6 +29,10 @@ SESSION_COOKIE = "alertdrill_session"
 PRE_SESSION_COOKIE = "alertdrill_pre"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 1024 * 1024
+# A chunked body (no Content-Length to check up front) is refused past this, counted as it
+# arrives: above every form the app accepts (a 1 MiB form, a 1,000,000-byte roster, two
+# 256 KiB scenario files with multipart framing).
+MAX_BODY_BYTES = 2 * MAX_FORM_BYTES
 CSRF_REFUSED = "The form expired or was not sent by this site. Reload and try again."
 
 

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.config import get_settings
 from app.core.db import pool_capacity
 from app.core.logging import configure_logging
-from app.deps import NotAuthenticated, csrf_protect, load_principal_outside_route
+from app.deps import MAX_BODY_BYTES, NotAuthenticated, csrf_protect, load_principal_outside_route
 from app.routes import ROUTERS
 from app.templating import render
 
@@ -84,11 +84,19 @@ class AccessLogAndHeaders:
             return
         start = time.perf_counter()
         request_id = ""
+        declared = chunked = False
         for key, value in scope["headers"]:
             if key == b"x-request-id":
                 request_id = value.decode("latin-1")
-                break
+            elif key == b"content-length":
+                declared = True
+            elif key == b"transfer-encoding":
+                chunked = True
         request_id = request_id or os.urandom(8).hex()
+        if chunked and not declared:
+            # The form checks refuse a body by its Content-Length before reading it; a chunked
+            # body has none, so it is counted as it arrives instead.
+            receive = _counted(receive)
         vendor = scope["path"].startswith("/static/vendor/")
         status = 500  # if the app fails before it answers
 
@@ -118,6 +126,26 @@ class AccessLogAndHeaders:
                         "ms": round((time.perf_counter() - start) * 1000, 1),
                     },
                 )
+
+
+def _counted(receive: Receive) -> Receive:
+    """`receive`, refusing the body (413) once more than MAX_BODY_BYTES have arrived."""
+    total = 0
+
+    async def counted() -> Message:
+        nonlocal total
+        message = await receive()
+        if message["type"] == "http.request":
+            total += len(message.get("body", b""))
+            if total > MAX_BODY_BYTES:
+                raise HTTPException(
+                    status_code=413,
+                    detail=f"The request is larger than {MAX_BODY_BYTES // 1024} KiB: refused. "
+                    "Scenario files must be under 256 KiB.",
+                )
+        return message
+
+    return counted
 
 
 def _wants_json(request: Request) -> bool:

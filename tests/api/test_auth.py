@@ -71,6 +71,33 @@ def test_unknown_page_is_friendly_404(client):
     assert "Page not found" in r.text
 
 
+def test_a_chunked_body_past_the_limit_is_refused_as_it_arrives(demo, client):
+    """No Content-Length to check up front: the app counts the bytes and stops at MAX_BODY_BYTES."""
+    from app.deps import MAX_BODY_BYTES
+
+    login(client, "nurse")
+    del client.headers["X-CSRF-Token"]  # so the CSRF check reads the form for its token
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b"csrf_token=x&reason_text="
+        for _ in range(3 * MAX_BODY_BYTES // 65536):
+            yield b"x" * 65536
+
+    r = client.post("/logout", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert "Content-Length" not in r.request.headers and r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert r.status_code == 413
+    assert "larger than 2048 KiB" in r.text and r.headers.get("X-Request-ID")
+
+
+def test_a_small_chunked_form_is_read_as_usual(demo, client):
+    login(client, "nurse")
+    token = client.headers.pop("X-CSRF-Token")
+    r = client.post("/logout", content=iter([b"csrf_token=", token.encode()]),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert r.status_code == 303
+
+
 def test_oversized_form_refused_before_parsing(demo, client):
     login(client, "educator")
     del client.headers["X-CSRF-Token"]

@@ -338,3 +338,21 @@ def test_preview_refuses_unknown_versions_and_bad_seeds(demo, educator):
     assert educator.get(f"/scenarios/{COPD}/preview?version=3").status_code == 404
     assert educator.get(f"/scenarios/{COPD}/preview?seed=-1").status_code == 422
     assert educator.get(f"/scenarios/{COPD}/preview?seed=abc").status_code == 422
+
+
+def test_a_chunked_upload_past_the_limit_is_refused_with_a_clear_message(educator):
+    """A chunked body has no Content-Length to refuse up front: it is counted as it arrives."""
+    from app.deps import MAX_BODY_BYTES
+
+    def body():  # type: ignore[no-untyped-def]
+        yield (b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.yaml"\r\n'
+               b"Content-Type: application/x-yaml\r\n\r\n")
+        for _ in range(3 * MAX_BODY_BYTES // 65536):
+            yield b"#" * 65536
+        yield b"\r\n--b--\r\n"
+
+    r = educator.post("/scenarios/validate", content=body(),
+                      headers={**HX, "Content-Type": "multipart/form-data; boundary=b"})
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert r.status_code == 413
+    assert "larger than 2048 KiB" in r.text and "under 256 KiB" in r.text
