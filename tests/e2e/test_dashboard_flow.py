@@ -108,6 +108,8 @@ def test_dashboard_sort_highlight_and_drill_down(manager_page: Page, ward: dict[
     expect(page.locator("tr.flagged")).to_have_count(len(ascending))
     page.fill("#f-threshold", "")
     page.locator("#f-threshold").press("Enter")
+    expect(page).not_to_have_url(re.compile(r"threshold=101"))
+    expect(page.locator("#f-threshold")).to_have_value("")
     expect(page.locator("tr.flagged")).to_have_count(0)
 
     # Drill down into one trainee: their decisions link to the exact case replays.
