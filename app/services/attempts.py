@@ -13,8 +13,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, case, func
+from sqlalchemy import Select, bindparam, case, func
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
@@ -64,6 +65,7 @@ __all__ = [
     "pre_alert_for",
     "record_decision",
     "record_pre_alert",
+    "signed_in_attempt_select",
     "view_of",
 ]
 
@@ -231,18 +233,27 @@ class DecisionContext:
     category: str | None
 
 
+def signed_in_attempt_select(*columns: Any) -> Select[Any]:
+    """The statement `signed_in_row` runs for a route's attempt: the signed-in user's session and
+    account, the attempt without its stored case (kilobytes of JSON; loaded on access where a
+    page needs it), its decision's id only (most attempts have none, and its columns are most of
+    the row's width; the caller loads it by id), then `columns`, which the caller outer-joins.
+    Its parameters are `session_id` and `attempt_id`. More entities than sqlmodel's typed select
+    takes, hence SQLAlchemy's."""
+    return (
+        sa_select(UserSession, User, CaseAttempt, col(Decision.id), *columns)
+        .join(User, col(User.id) == col(UserSession.user_id))
+        .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
+        .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
+        .where(col(UserSession.id) == bindparam("session_id"))
+        .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
+    )
+
+
 # Built once: constructing the statement costs more than running it (primary-key lookups).
-# Without the stored case's JSON: a decision needs only its columns (a refused form that shows
-# the case again loads it then). The stored decision by id only, as on the case page.
-_LOAD_DECIDER = (
-    sa_select(UserSession, User, CaseAttempt, col(Decision.id), col(ScenarioVersion.category))
-    .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
-    .join(User, col(User.id) == col(UserSession.user_id))
-    .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
-    .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
-    .outerjoin(ScenarioVersion, col(ScenarioVersion.id) == CaseAttempt.scenario_version_id)
-    .where(col(UserSession.id) == bindparam("session_id"))
-)  # five entities: more than sqlmodel's typed select takes
+_LOAD_DECIDER = signed_in_attempt_select(col(ScenarioVersion.category)).outerjoin(
+    ScenarioVersion, col(ScenarioVersion.id) == CaseAttempt.scenario_version_id
+)
 
 
 def load_decider(
@@ -285,9 +296,9 @@ def record_decision(
     due) or DecisionConflict (already decided differently).
 
     Lean on purpose (it is the trainee's hot path): the version's category is the only
-    column read from it, the stored case is read as plain JSON for its three facts, the
-    pre-alert judgement is looked up only where the drill asks for one, and the write is
-    shared with the decisions made at the same moment (`write_decision`). `context` (from
+    column read from it, the case's facts come from the attempt's own columns (never its
+    stored JSON), the pre-alert judgement is looked up only where the drill asks for one, and
+    the write is shared with the decisions made at the same moment (`write_decision`). `context` (from
     `load_decider`) saves the "decided already?" and category queries; reading them before
     the write is safe because decisions are append-only and the insert skips an attempt
     that was decided meanwhile.

@@ -15,7 +15,6 @@ from typing import Any
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 from sqlalchemy import ColumnElement, bindparam
-from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -44,6 +43,7 @@ from app.services.attempts import (
     ESCALATE_REASONS,
     SetProgress,
     answer_of,
+    signed_in_attempt_select,
     view_of,
 )
 from app.services.auth import signed_in_row
@@ -568,17 +568,10 @@ def load_case(session: Session, attempt_id: int) -> LoadedCase | None:
 
 
 _LOAD_VIEWER_CASE = (
-    # The decision by id only: most views are of undecided cases, and its 17 columns are most of
-    # the row's width (each column costs the driver and SQLAlchemy work even when NULL).
-    sa_select(UserSession, User, CaseAttempt, col(Decision.id), PreAlertJudgement, Drill)
-    .join(User, col(User.id) == col(UserSession.user_id))
-    .outerjoin(CaseAttempt, col(CaseAttempt.id) == bindparam("attempt_id"))
-    .outerjoin(Decision, col(Decision.attempt_id) == CaseAttempt.id)
+    signed_in_attempt_select(PreAlertJudgement, Drill)
     .outerjoin(PreAlertJudgement, col(PreAlertJudgement.attempt_id) == CaseAttempt.id)
     .outerjoin(Drill, col(Drill.id) == CaseAttempt.drill_id)
-    .where(col(UserSession.id) == bindparam("session_id"))
-    .options(defer(CaseAttempt.view_json), defer(CaseAttempt.answer_json))  # type: ignore[arg-type]
-)  # six items: more than sqlmodel's typed select takes
+)
 
 
 def load_viewer_case(

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import threading
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert, text
@@ -98,14 +98,10 @@ _INSERT = {"postgresql": _insert_postgresql, "sqlite": _insert_sqlite}
 
 @dataclass(eq=False)
 class _Pending:
-    decision: Decision
+    row: dict[str, Any]  # the decision's columns
     done: bool = False
     failed: bool = False
     inserted_id: int | None = None
-    row: dict[str, Any] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.row = {k: getattr(self.decision, k) for k in _COLUMNS}
 
 
 class _Group:
@@ -175,7 +171,7 @@ def _group_for(session: Session) -> _Group:
 def write_decision(session: Session, decision: Decision) -> int | None:
     """Store `decision` (with its audit event) and commit; its new id, or None when a decision for
     its attempt was already stored. Database errors are raised as from a plain write."""
-    item = _Pending(decision)
+    item = _Pending({k: getattr(decision, k) for k in _COLUMNS})
     _group_for(session).write(session, item)
     if not item.failed:
         return item.inserted_id
