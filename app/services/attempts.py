@@ -217,9 +217,11 @@ def _key_digest(attempt_id: int, key: str | None) -> str | None:
 
 def _settle_existing(
     existing: Decision, submitted: DecisionInput, key_digest: str | None
-) -> tuple[Decision, bool]:
+) -> tuple[int, bool]:
+    """A repeated submission (the same answer, or the same idempotency key) gets the stored
+    decision's id back; a different answer is refused."""
     if submitted.matches(existing) or (key_digest is not None and existing.idempotency_key == key_digest):
-        return existing, False
+        return existing.id or 0, False
     raise DecisionConflict(
         "This case is already decided and a decision cannot be changed: your first answer is shown.", existing
     )
@@ -277,6 +279,39 @@ def load_decider(
     return us, user, (attempt, DecisionContext(decided, category))
 
 
+def decision_values(
+    *,
+    attempt: CaseAttempt,
+    trainee: User,
+    category: str,
+    submitted: DecisionInput,
+    independent_action: str | None,
+    decided_at: datetime,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """A decision's columns (all but its id): the one definition of what a decision stores, for
+    `record_decision` and the demo history. A dict, not a `Decision`: the write path inserts
+    columns, and building the model costs more than the rest of the decision's Python."""
+    return {
+        "attempt_id": attempt.id or 0,
+        "idempotency_key": idempotency_key,
+        "trainee_id": trainee.id or 0,
+        "unit_id": trainee.unit_id,
+        "scenario_version_id": attempt.scenario_version_id,
+        "category": category,
+        "action": submitted.action,
+        "reason": submitted.reason,
+        "reason_text": submitted.reason_text,
+        "confidence": submitted.confidence,
+        "independent_action": independent_action,
+        "alert_fired": attempt.alert_fired,
+        "deteriorated": attempt.deteriorated,
+        "correct": (submitted.action == "escalate") == attempt.deteriorated,
+        "time_to_decide_ms": max(0, int((decided_at - _as_utc(attempt.started_at)).total_seconds() * 1000)),
+        "created_at": decided_at,
+    }
+
+
 def record_decision(
     session: Session,
     *,
@@ -289,8 +324,8 @@ def record_decision(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     context: DecisionContext | None = None,
-) -> tuple[Decision, bool]:
-    """Store the trainee's decision once; returns (decision, created).
+) -> tuple[int, bool]:
+    """Store the trainee's decision once; returns its id and whether this call stored it.
 
     Raises DecisionInvalid (bad form), DecisionRefused (independent judgement still
     due) or DecisionConflict (already decided differently).
@@ -332,39 +367,24 @@ def record_decision(
     )
     if category is None:  # the foreign key makes this impossible
         raise RuntimeError(f"attempt {attempt_id}: its scenario version is missing")
-    deteriorated = attempt.deteriorated
-    decided_at = now or utcnow()
-    elapsed = decided_at - _as_utc(attempt.started_at)
-    decision = Decision(
-        attempt_id=attempt_id,
-        idempotency_key=digest,
-        trainee_id=trainee.id or 0,
-        unit_id=trainee.unit_id,
-        scenario_version_id=attempt.scenario_version_id,
-        category=category,
-        action=submitted.action,
-        reason=submitted.reason,
-        reason_text=submitted.reason_text,
-        confidence=submitted.confidence,
-        independent_action=pre.action if pre else None,
-        alert_fired=attempt.alert_fired,
-        deteriorated=deteriorated,
-        correct=(submitted.action == "escalate") == deteriorated,
-        time_to_decide_ms=max(0, int(elapsed.total_seconds() * 1000)),
-        created_at=decided_at,
+    values = decision_values(
+        attempt=attempt, trainee=trainee, category=category, submitted=submitted,
+        independent_action=pre.action if pre else None, decided_at=now or utcnow(), idempotency_key=digest,
     )
     # Committed with whatever other decisions this worker is writing at the same moment
     # (app/services/decision_commit.py); None: one for this attempt was stored first.
-    decision.id = write_decision(session, decision)
-    # A request whose decision another wrote has a read snapshot open (SQLite): end it, so what it
-    # reads next (the feedback, the stored row) sees that commit.
-    commit_keeping_loaded(session)
-    if decision.id is None:
+    new_id = write_decision(session, values)
+    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+        # A request whose decision another wrote still has its read snapshot open: end it, so what
+        # it reads next (the feedback, the stored row) sees that commit. (PostgreSQL's statements
+        # each see the latest commits.)
+        commit_keeping_loaded(session)
+    if new_id is None:
         stored = decision_for(session, attempt_id)
         if stored is None:
             raise RuntimeError(f"attempt {attempt_id}: decision refused as a duplicate, yet none is stored")
         return _settle_existing(stored, submitted, digest)
-    return decision, True
+    return new_id, True
 
 
 def record_pre_alert(

@@ -168,10 +168,14 @@ def _group_for(session: Session) -> _Group:
         return group
 
 
-def write_decision(session: Session, decision: Decision) -> int | None:
-    """Store `decision` (with its audit event) and commit; its new id, or None when a decision for
-    its attempt was already stored. Database errors are raised as from a plain write."""
-    item = _Pending({k: getattr(decision, k) for k in _COLUMNS})
+def write_decision(session: Session, values: dict[str, Any]) -> int | None:
+    """Store a decision (`values`: every column but its id; see `attempts.decision_values`) with its
+    audit event, and commit; its new id, or None when a decision for its attempt was already
+    stored. Database errors are raised as from a plain write."""
+    missing = set(_COLUMNS) - values.keys()
+    if missing:
+        raise ValueError(f"decision values lack {sorted(missing)}")
+    item = _Pending(values)
     _group_for(session).write(session, item)
     if not item.failed:
         return item.inserted_id

@@ -10,8 +10,8 @@ is drawn from SDT using the case's true outcome, then the alert may sway it.
 
 The rows are those the write path (`app.services.attempts.record_decision`, `record_pre_alert`)
 produces: a CaseAttempt holding the simulated case, a PreAlertJudgement in independent-first drills,
-the Decision with its denormalised columns and the audit events; `decision_row` builds them with the
-same rules, and a test checks it against `record_decision`. They are bulk-inserted because
+the Decision with its denormalised columns (from `decision_values`, as `record_decision` stores them;
+a test checks the two rows agree) and the audit events. They are bulk-inserted because
 `record_decision` stamps audit times with "now" and commits per decision, which is too slow for
 `alertdrill demo seed` at scale. Never in production.
 """
@@ -48,7 +48,7 @@ from app.services.accounts import (
     get_or_create_cohort,
     get_or_create_unit,
 )
-from app.services.attempts import DecisionInput
+from app.services.attempts import DecisionInput, decision_values
 from app.services.dealing import NO_ALERT_CATEGORIES, GeneratedCase, generate_case, seed_for
 from app.services.scenarios import latest_versions
 
@@ -185,38 +185,6 @@ def decision_input(sim: SimDecision, category: str, rng: random.Random) -> Decis
 # --------------------------------------------------------------------------------------------------
 # Rows, as the write path makes them
 # --------------------------------------------------------------------------------------------------
-
-
-def decision_row(
-    *,
-    attempt: CaseAttempt,
-    version: ScenarioVersion,
-    case: GeneratedCase,
-    trainee: User,
-    submitted: DecisionInput,
-    independent_action: str | None,
-    decided_at: datetime,
-) -> Decision:
-    """The Decision `record_decision` would store for this attempt and submission at `decided_at`."""
-    started = attempt.started_at if attempt.started_at.tzinfo else attempt.started_at.replace(tzinfo=UTC)
-    return Decision(
-        attempt_id=attempt.id or 0,
-        idempotency_key=None,
-        trainee_id=trainee.id or 0,
-        unit_id=trainee.unit_id,
-        scenario_version_id=version.id or 0,
-        category=version.category,
-        action=submitted.action,
-        reason=submitted.reason,
-        reason_text=submitted.reason_text,
-        confidence=submitted.confidence,
-        independent_action=independent_action,
-        alert_fired=case.alert_fired,
-        deteriorated=case.deteriorated,
-        correct=(submitted.action == "escalate") == case.deteriorated,
-        time_to_decide_ms=max(0, int((decided_at - started).total_seconds() * 1000)),
-        created_at=decided_at,
-    )
 
 
 @dataclass(frozen=True)
@@ -415,11 +383,11 @@ def _history_for(
             extras.append(AuditEvent(at=judged_at, actor_id=trainee.id, action="decision.pre-alert",
                                      target=f"attempt:{attempt.id}", detail={"action": own}))
         decisions.append(
-            decision_row(
-                attempt=attempt, version=pc.version, case=pc.case, trainee=trainee,
+            Decision(**decision_values(
+                attempt=attempt, trainee=trainee, category=pc.version.category,
                 submitted=decision_input(sim, pc.version.category, rng), independent_action=own,
                 decided_at=decided_at,
-            )
+            ))
         )
     session.add_all(decisions)
     session.flush()

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from app.core.db import make_engine
 from app.core.migrate import upgrade
 from app.models import AuditEvent, CaseAttempt, Decision, User
 from app.services import decision_commit
-from app.services.attempts import DecisionConflict, record_decision
+from app.services.attempts import DecisionConflict, DecisionInput, decision_values, record_decision
 from tests.conftest import new_database
 from tests.utils.rows import trainee_and_version
 
@@ -55,7 +56,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     fresh.drop()
 
 
-def _decide(world: World, attempt_id: int, **form: Any) -> tuple[Decision, bool]:
+def _decide(world: World, attempt_id: int, **form: Any) -> tuple[int, bool]:
     with Session(world.engine) as s:
         attempt = s.get(CaseAttempt, attempt_id)
         trainee = s.get(User, world.trainee_id)
@@ -65,7 +66,7 @@ def _decide(world: World, attempt_id: int, **form: Any) -> tuple[Decision, bool]
         # What the request reads next (the feedback) sees the decision, whoever wrote it: a
         # follower's read snapshot (SQLite) must not predate the batch it rode in.
         seen = s.exec(select(Decision).where(Decision.attempt_id == attempt_id)).first()
-        assert seen is not None and seen.id == result[0].id, f"attempt {attempt_id}: own decision not visible"
+        assert seen is not None and seen.id == result[0], f"attempt {attempt_id}: own decision not visible"
         return result
 
 
@@ -121,7 +122,7 @@ def test_decisions_waiting_together_share_one_insert_and_each_is_stored_once(wor
     assert len(inserts) == 2  # the first alone, then the other five together
     stored = _stored(world)
     assert [d.attempt_id for d in stored] == world.attempt_ids
-    assert {r[0].id for r in results} == {d.id for d in stored}  # each request got its own row's id
+    assert {r[0] for r in results} == {d.id for d in stored}  # each request got its own row's id
     assert [d.deteriorated for d in stored] == [i % 2 == 0 for i in range(N)]  # from the attempt's columns
     with Session(world.engine) as s:
         audits = s.exec(select(AuditEvent).where(AuditEvent.action == "decision.record")).all()
@@ -166,7 +167,7 @@ def test_the_same_attempt_twice_in_one_batch_stores_one_decision(world, inserts)
     assert sum(1 for r, _ in on_twice if isinstance(r, tuple) and r[1]) == 1  # whichever came first
     for result, action in on_twice:
         if action == stored.action:
-            assert isinstance(result, tuple) and result[0].id == stored.id
+            assert isinstance(result, tuple) and result[0] == stored.id
         else:
             assert isinstance(result, DecisionConflict) and result.stored.id == stored.id
     assert len(_stored(world)) == N - 2
@@ -202,7 +203,7 @@ def test_a_batch_whose_commit_fails_tells_no_one_and_each_writes_alone(world, in
     assert all(isinstance(r, tuple) and r[1] for r in results), results
     stored = _stored(world)
     assert [d.attempt_id for d in stored] == world.attempt_ids  # each once
-    assert {r[0].id for r in results} == {d.id for d in stored}
+    assert {r[0] for r in results} == {d.id for d in stored}
     assert any("written alone" in r.getMessage() for r in caplog.records)
 
 
@@ -210,9 +211,24 @@ def test_postgresql_refuses_an_over_long_value_instead_of_cutting_it(world):
     if world.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only (SQLite does not enforce VARCHAR lengths)")
     with Session(world.engine) as s:
-        too_long = Decision(attempt_id=world.attempt_ids[0], trainee_id=world.trainee_id, scenario_version_id=1,
-                            category="c" * 61, action="escalate", confidence=70, alert_fired=True,
-                            deteriorated=True, correct=True, time_to_decide_ms=1)
+        too_long = _values(s, world, category="c" * 61)  # the column holds 60
         with pytest.raises(Exception, match="too long"):
             decision_commit.write_decision(s, too_long)
     assert _stored(world) == []
+
+
+def test_values_without_every_column_are_refused_before_any_write(world):
+    with Session(world.engine) as s:
+        values = _values(s, world)
+        del values["correct"]
+        with pytest.raises(ValueError, match="correct"):
+            decision_commit.write_decision(s, values)
+    assert _stored(world) == []
+
+
+def _values(s: Session, world: World, category: str = "sepsis") -> dict[str, Any]:
+    attempt, trainee = s.get(CaseAttempt, world.attempt_ids[0]), s.get(User, world.trainee_id)
+    assert attempt is not None and trainee is not None
+    submitted = DecisionInput.parse(action="escalate", reason=None, reason_text=None, confidence=70)
+    return decision_values(attempt=attempt, trainee=trainee, category=category, submitted=submitted,
+                           independent_action=None, decided_at=datetime.now(UTC))

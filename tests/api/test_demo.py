@@ -17,7 +17,7 @@ from app.models import CaseAttempt, Decision, Drill, PreAlertJudgement, Scenario
 from app.services import dashboard as dash
 from app.services import demo as demo_svc
 from app.services.accounts import DEMO_UNIT, ensure_demo_accounts
-from app.services.attempts import DecisionInput, record_decision
+from app.services.attempts import DecisionInput, decision_values, record_decision
 from app.services.dealing import generate_case
 from app.services.scenarios import publish_files
 from simulator.case import CaseAnswer, TraineeView
@@ -121,7 +121,7 @@ def test_decision_input_is_valid_for_the_write_path():
 # Rows as the write path makes them
 
 
-def test_decision_row_matches_record_decision(published):
+def test_the_demos_decision_matches_what_record_decision_stores(published):
     db = published
     ensure_demo_accounts(db)
     nurse = db.exec(select(User).where(User.username == "nurse")).one()
@@ -137,12 +137,14 @@ def test_decision_row_matches_record_decision(published):
         db.add(a)
         db.flush()
         twins.append(a)
-    stored, created = record_decision(db, attempt=twins[0], trainee=nurse, action="dismiss", reason="baseline",
-                                      reason_text=None, confidence="70", now=decided)
+    stored_id, created = record_decision(db, attempt=twins[0], trainee=nurse, action="dismiss", reason="baseline",
+                                         reason_text=None, confidence="70", now=decided)
     assert created
+    db.expire_all()
+    stored = db.get(Decision, stored_id)  # as the database holds it
     inp = DecisionInput.parse(action="dismiss", reason="baseline", reason_text=None, confidence=70)
-    built = demo_svc.decision_row(attempt=twins[1], version=version, case=case, trainee=nurse, submitted=inp,
-                                  independent_action=None, decided_at=decided)
+    built = Decision(**decision_values(attempt=twins[1], trainee=nurse, category=version.category, submitted=inp,
+                                       independent_action=None, decided_at=decided))
     skip = {"id", "attempt_id", "created_at"}
     for name in Decision.model_fields:
         if name not in skip:
