@@ -75,9 +75,16 @@ WEEK = {
 }
 
 
-def tally_sql(dialect: str, table: str, source: str = "decision", where: str = "true") -> str:
+def tally_sql(
+    dialect: str, table: str, source: str = "decision", where: str = "true", ordered: bool = False
+) -> str:
     """INSERT the tallies of `source`'s decisions (those matching `where`) into `table`, adding them
-    to existing rows: the backfill, the triggers and the benchmark's rebuild."""
+    to existing rows: the backfill, the triggers and the benchmark's rebuild.
+
+    `ordered` upserts the rows in key order (ORDER BY the key positions after the GROUP BY, whose
+    hash aggregate has no order of its own), so two transactions that add to the same rows lock
+    them in the same order and cannot deadlock on them: PostgreSQL's trigger since migration 0008.
+    Off by default: what this migration runs and installs is unchanged by it."""
     keys = TABLES[table]
     greatest = "greatest" if dialect == "postgresql" else "max"
     updates = [
@@ -86,17 +93,34 @@ def tally_sql(dialect: str, table: str, source: str = "decision", where: str = "
         for col in COUNTS
     ]
     group = ", ".join(WEEK[dialect] if k == "week_start" else k for k in keys)
+    positions = ", ".join(str(i + 1) for i in range(len(keys)))
     return (
         f"INSERT INTO {table} ({', '.join((*keys, *COUNTS))}) "
         f"SELECT {group}, {', '.join(COUNTS.values())} "
         f"FROM {source} WHERE unit_id IS NOT NULL AND ({where}) "
-        f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}"
+        f"GROUP BY {positions} "
+        + (f"ORDER BY {positions} " if ordered else "")
+        + f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}"
+    )
+
+
+def trigger_function_sql(ordered: bool = False, replace: bool = False) -> str:
+    """PostgreSQL's trigger function: `tally_sql` for each table over the statement's transition
+    table. As installed here (ordered=False), and by migration 0008 (CREATE OR REPLACE, ordered)."""
+    statements = "".join(
+        f"  {tally_sql('postgresql', table, source='inserted_decisions', ordered=ordered)};\n"
+        for table in TABLES
+    )
+    return (
+        f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION decision_tally_add() RETURNS trigger AS $$\n"
+        f"BEGIN\n{statements}  RETURN NULL;\nEND;\n$$ LANGUAGE plpgsql"
     )
 
 
 def rebuild_tallies(connection: Connection) -> None:
     """Recompute every tally from `decision` (after a load that bypassed the triggers)."""
+    # Unordered, like the backfill: it runs alone after a bulk load, with no other writer to
+    # deadlock with, so sorting its (up to trainees x categories x weeks) rows would buy nothing.
     for table in TABLES:
         connection.exec_driver_sql(f"DELETE FROM {table}")
         connection.exec_driver_sql(tally_sql(connection.dialect.name, table))
@@ -117,11 +141,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     dialect = bind.dialect.name
     if dialect == "postgresql":
-        statements = "".join(f"  {tally_sql(dialect, table, source='inserted_decisions')};\n" for table in TABLES)
-        op.execute(
-            "CREATE FUNCTION decision_tally_add() RETURNS trigger AS $$\n"
-            f"BEGIN\n{statements}  RETURN NULL;\nEND;\n$$ LANGUAGE plpgsql"
-        )
+        op.execute(trigger_function_sql())
         op.execute(
             "CREATE TRIGGER decision_tally_on_insert AFTER INSERT ON decision "
             "REFERENCING NEW TABLE AS inserted_decisions "
