@@ -1,24 +1,27 @@
 """Request dependencies: database session, the signed-in user, roles, CSRF.
 
-Every route states who may call it with `Allow(...)` or `PUBLIC`; the route-role
-matrix test reads these markers from the route table, so a new route without a
-rule fails CI.
+Every route states who may call it with `Allow(...)` or `PUBLIC` (a `DirectRoute` with its
+`AllowInRoute`); the route-role matrix test reads these markers from the route table, so a
+new route without a rule fails CI.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
+from starlette.applications import Starlette
 from starlette.datastructures import FormData
+from starlette.responses import Response
+from starlette.routing import Route
 
 from app.core.config import get_settings
 from app.core.db import get_session
@@ -70,20 +73,32 @@ class LazySession:
             gen.close()  # runs the provider's teardown (session.close())
 
 
+def session_provider(app: Starlette) -> Callable[[], Generator[Session, None, None]]:
+    """`get_session`, or the app's override of it (tests)."""
+    overrides: dict[Any, Any] = getattr(app, "dependency_overrides", {})
+    provider: Callable[[], Generator[Session, None, None]] = overrides.get(get_session, get_session)
+    return provider
+
+
+async def close_lazy(holder: LazySession) -> None:
+    """End the request's session when the route is done with it."""
+    if holder.idle:
+        # The route committed (a form post): the connection is already back in the pool,
+        # so closing is plain Python and needs no thread hop.
+        holder.close()
+    elif holder.opened:
+        # Closing may talk to the database (rollback, return to the pool): a thread,
+        # with its own limiter so a full threadpool cannot hold a connection hostage.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(holder.close, limiter=anyio.CapacityLimiter(1))
+
+
 async def lazy_session(request: Request) -> AsyncIterator[LazySession]:
-    holder = LazySession(request.app.dependency_overrides.get(get_session, get_session))
+    holder = LazySession(session_provider(request.app))
     try:
         yield holder
     finally:
-        if holder.idle:
-            # The route committed (a form post): the connection is already back in the pool,
-            # so closing is plain Python and needs no thread hop.
-            holder.close()
-        elif holder.opened:
-            # Closing may talk to the database (rollback, return to the pool): a thread,
-            # with its own limiter so a full threadpool cannot hold a connection hostage.
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(holder.close, limiter=anyio.CapacityLimiter(1))
+        await close_lazy(holder)
 
 
 LazySessionDep = Annotated[LazySession, Depends(lazy_session)]
@@ -171,22 +186,17 @@ class Allow(AccessRule):
 
 
 class AllowInRoute(AccessRule):
-    """A rule the route applies itself, in the thread where it reads the signed-in user together
-    with its own rows: one query and one thread hop for the trainee's hottest requests (the case
-    page, the decision).
+    """The rule of a `DirectRoute`, which the route applies itself, in the thread where it reads
+    the signed-in user together with its own rows: one query and one thread hop for the trainee's
+    hottest requests (the case page, the decision).
 
-    Declare it as a parameter of the route. As a dependency it only hands itself over; the route
-    must call `admit_request(request, principal)` before it shows or changes anything. For a form
-    post, `csrf_protect` leaves the token comparison to `admit_request` (it would need the session
-    the route is about to read). The route-role matrix test checks every route's answer to every role.
+    The route must call `admit_request(request, principal)` before it shows or changes anything.
+    The route-role matrix test checks every route's answer to every role.
     """
-
-    async def __call__(self) -> AllowInRoute:
-        return self
 
     def admit_request(self, request: Request, principal: Principal | None) -> Principal:
         """The rule's check, after recording the principal for error pages; for unsafe methods
-        also the CSRF token `csrf_protect` set aside. The only way in: there is no check without
+        also the CSRF token `DirectRoute` set aside. The only way in: there is no check without
         the request, so a form post cannot be admitted without its token."""
         request.state.principal = principal
         admitted = self._admit(principal)
@@ -198,18 +208,41 @@ class AllowInRoute(AccessRule):
         return admitted
 
 
+DirectEndpoint = Callable[[Request, AllowInRoute, LazySession], Awaitable[Response]]
+
+
+class DirectRoute(Route):
+    """A route served by Starlette alone, for the requests every trainee makes most: FastAPI's
+    dependency solving (the app's CSRF dependency, the session's exit stack, the rule) costs each
+    such request about 75 µs, a tenth of what a decision costs beyond its query and its write
+    (docs/performance.md).
+
+    It does what those dependencies do, and nothing can skip it: for an unsafe method it reads the
+    CSRF token first (`sent_csrf_token`: the same-origin check, then the header or the form),
+    calls `endpoint(request, rule, lazy)` with its one access rule and the request's unopened
+    session, and ends that session after. The endpoint must apply the rule (`admit_request`), which
+    also compares the token. The route-role matrix test reads `rule`.
+    """
+
+    def __init__(self, path: str, endpoint: DirectEndpoint, *, methods: list[str], rule: AllowInRoute) -> None:
+        self.rule = rule
+
+        async def handle(request: Request) -> Response:
+            if request.method in UNSAFE_METHODS:
+                request.state.csrf_sent = await sent_csrf_token(request)
+            lazy = LazySession(session_provider(request.app))
+            try:
+                return await endpoint(request, rule, lazy)
+            finally:
+                await close_lazy(lazy)
+
+        super().__init__(path, handle, methods=methods, name=endpoint.__name__, include_in_schema=False)
+
+
 def _same_token(sent: str, expected: str) -> bool:
     # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500),
     # and a crafted header or form field can carry any.
     return secrets.compare_digest(sent.encode(), expected.encode())
-
-
-def _rule_in_route(request: Request) -> AllowInRoute | None:
-    dependant = getattr(request.scope.get("route"), "dependant", None)
-    for dep in getattr(dependant, "dependencies", ()):
-        if isinstance(dep.call, AllowInRoute):
-            return dep.call
-    return None
 
 
 class _Public:
@@ -256,14 +289,9 @@ async def read_form(request: Request) -> FormData:
         raise HTTPException(status_code=400, detail="The form could not be read.") from exc
 
 
-async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
-    """Unsafe methods need the session's token in a header (htmx) or form field.
-
-    Safe methods return at once: the database session stays unopened unless the route
-    itself needs it.
-    """
-    if request.method not in UNSAFE_METHODS:
-        return
+async def sent_csrf_token(request: Request) -> str | None:
+    """The CSRF token an unsafe request carries, in a header (htmx) or a form field; a request
+    from another site is refused first."""
     if not _same_origin(request):
         raise HTTPException(status_code=403, detail="Cross-origin request refused.")
     sent = request.headers.get("x-csrf-token")
@@ -273,9 +301,18 @@ async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
             form = await read_form(request)
             value = form.get("csrf_token")
             sent = value if isinstance(value, str) else None
-    if _rule_in_route(request) is not None:
-        request.state.csrf_sent = sent  # compared by AllowInRoute.admit_request
+    return sent
+
+
+async def csrf_protect(request: Request, lazy: LazySessionDep) -> None:
+    """Unsafe methods need the session's token in a header (htmx) or form field.
+
+    Safe methods return at once: the database session stays unopened unless the route
+    itself needs it.
+    """
+    if request.method not in UNSAFE_METHODS:
         return
+    sent = await sent_csrf_token(request)
     principal = await request_principal(request, lazy)
     expected = principal.session.csrf_token if principal and principal.session else pre_session_csrf(request)
     if not sent or not _same_token(sent, expected):
@@ -299,8 +336,7 @@ def load_principal_outside_route(request: Request) -> Principal | None:
     """
     if hasattr(request.state, "principal"):
         return request.state.principal  # type: ignore[no-any-return]
-    provider = request.app.dependency_overrides.get(get_session, get_session)
-    gen = provider()
+    gen = session_provider(request.app)()
     try:
         session = next(gen)
         return optional_principal(request, session)

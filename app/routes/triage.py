@@ -19,8 +19,8 @@ from app.deps import (
     ALLOW_TRAINEE,
     SESSION_COOKIE,
     AllowInRoute,
+    DirectRoute,
     LazySession,
-    LazySessionDep,
     Principal,
     SessionDep,
     is_htmx,
@@ -49,9 +49,6 @@ router = APIRouter(tags=["triage"])
 ROUTE_ORDER = 0  # matched first: a drill is mostly case pages and decisions
 
 TraineeDep = Annotated[Principal, Depends(ALLOW_TRAINEE)]
-# Managers and admins may open a decided case read-only (the dashboard drills down to it).
-CASE_VIEWERS_IN_ROUTE = AllowInRoute("trainee", "manager", "admin")
-TRAINEE_IN_ROUTE = AllowInRoute("trainee")
 
 CASE_TEMPLATE = "pages/triage/case.html"
 
@@ -138,14 +135,11 @@ def practice_next(session: SessionDep, principal: TraineeDep) -> Response:
     return _to_case(attempt)
 
 
-@router.get("/attempts/{attempt_id:int}")
-async def case_page(
-    request: Request, lazy: LazySessionDep, rule: Annotated[AllowInRoute, Depends(CASE_VIEWERS_IN_ROUTE)], attempt_id: int
-) -> Response:
+async def case_page(request: Request, rule: AllowInRoute, lazy: LazySession) -> Response:
     # The page every trainee opens most: the whole request in one thread hop, the signed-in user
     # and the case in one query, no transaction (docs/performance.md). Access is checked before
     # any cached body is used.
-    return await run_in_threadpool(_case_page, request, lazy, rule, attempt_id)
+    return await run_in_threadpool(_case_page, request, lazy, rule, request.path_params["attempt_id"])
 
 
 def _case_page(request: Request, lazy: LazySession, rule: AllowInRoute, attempt_id: int) -> Response:
@@ -186,16 +180,11 @@ def independent_judgement(
     return _case_response(request, session, principal, attempt)
 
 
-@router.post("/attempts/{attempt_id:int}/decision")
-async def decide(
-    request: Request, lazy: LazySessionDep, rule: Annotated[AllowInRoute, Depends(TRAINEE_IN_ROUTE)], attempt_id: int
-) -> Response:
+async def decide(request: Request, rule: AllowInRoute, lazy: LazySession) -> Response:
     # As the case page: one thread hop, and the signed-in user (with the CSRF token), the attempt,
     # its stored decision and its version's category in one query before the write. The form is
-    # read as it came, not as FastAPI Form() parameters: they would cost a tenth of the request,
-    # and any limit checked there would answer 422 before the sign-in and CSRF checks.
-    # `record_decision` validates every field (`read_form` refuses a form over 1 MiB) and
-    # the idempotency key is only ever stored as a digest.
+    # read as it came (`read_form` refuses one over 1 MiB); `record_decision` validates every
+    # field, and the idempotency key is only ever stored as a digest.
     sent = await read_form(request)
 
     def text(name: str) -> str | None:
@@ -205,7 +194,7 @@ async def decide(
     form = screens.FormState(action=text("action"), reason=text("reason"), escalate_to=text("escalate_to"),
                              reason_text=text("reason_text"), confidence=text("confidence"))
     key = request.headers.get("idempotency-key") or text("idempotency_key")
-    return await run_in_threadpool(_decide, request, lazy, rule, attempt_id, form, key)
+    return await run_in_threadpool(_decide, request, lazy, rule, request.path_params["attempt_id"], form, key)
 
 
 def _decide(
@@ -239,3 +228,13 @@ def _decide(
         return _case_response(request, session, principal, attempt)
     finally:
         lazy.close()  # in this thread (a refused form has read only; a decision is committed)
+
+
+# The two requests every trainee makes most, served without FastAPI's dependency solving
+# (app.deps.DirectRoute); managers and admins may open a decided case read-only (the dashboard
+# drills down to it).
+router.routes[:0] = [
+    DirectRoute("/attempts/{attempt_id:int}", case_page, methods=["GET"],
+                rule=AllowInRoute("trainee", "manager", "admin")),
+    DirectRoute("/attempts/{attempt_id:int}/decision", decide, methods=["POST"], rule=AllowInRoute("trainee")),
+]

@@ -1,8 +1,8 @@
 """Every route against every role, generated from the app's own route table.
 
-Each route must declare exactly one access rule, `Allow(...)`, `AllowInRoute(...)`
-or `PUBLIC` (from `app.deps`), anywhere in its dependency tree (app, router,
-decorator or a parameter). A route without one fails here, so nobody can add an unguarded page.
+Each route must declare exactly one access rule, `Allow(...)` or `PUBLIC` (from `app.deps`),
+anywhere in its dependency tree (app, router, decorator or a parameter), or be a `DirectRoute`
+with its `AllowInRoute(...)`. A route without one fails here, so nobody can add an unguarded page.
 For each rule the test then checks what each kind of visitor gets:
 
 - anonymous: 303 to /login (pages) or 401 (API, htmx) on guarded routes;
@@ -38,6 +38,7 @@ from app.deps import (
     AccessRule,
     Allow,
     AllowInRoute,
+    DirectRoute,
     Principal,
 )
 from app.main import create_app
@@ -55,7 +56,7 @@ DEMO_LOGIN = {"trainee": "nurse", "educator": "educator", "manager": "manager", 
 PLACEHOLDER_ID = "999999"
 PLACEHOLDER_UUID = str(UUID(int=999999))
 # Routes that are not FastAPI endpoints and are public by design. Anything else
-# that is not an endpoint (a new Mount, a raw Starlette route) fails the test.
+# that is not an endpoint (a new Mount, a raw Starlette route other than a DirectRoute) fails the test.
 FRAMEWORK_ROUTES = frozenset({"/static", "/api/docs", "/api/openapi.json", "/docs/oauth2-redirect"})
 
 PublicRule = type(PUBLIC)
@@ -99,7 +100,9 @@ def _placeholder(context: Any, name: str) -> str:
     convertor = context.param_convertors.get(name)
     if isinstance(convertor, UUIDConvertor):
         return PLACEHOLDER_UUID
-    annotations = {p.name: getattr(p.field_info, "annotation", None) for p in context.dependant.path_params}
+    dependant = getattr(context, "dependant", None)  # none for a DirectRoute: its convertors say it all
+    path_params = dependant.path_params if dependant is not None else ()
+    annotations = {p.name: getattr(p.field_info, "annotation", None) for p in path_params}
     return PLACEHOLDER_UUID if annotations.get(name) is UUID else PLACEHOLDER_ID
 
 
@@ -109,7 +112,7 @@ def collect(app: FastAPI) -> tuple[list[Endpoint], list[str]]:
     strays: list[str] = []
     for context in _route_contexts(app):
         original = getattr(context, "original_route", context)
-        if not isinstance(original, APIRoute):
+        if not isinstance(original, APIRoute | DirectRoute):
             path = getattr(context, "path", None) or repr(original)
             if path not in FRAMEWORK_ROUTES:
                 strays.append(path)
@@ -117,7 +120,7 @@ def collect(app: FastAPI) -> tuple[list[Endpoint], list[str]]:
         url = context.path_format
         for name in context.param_convertors:
             url = url.replace("{" + name + "}", _placeholder(context, name))
-        rules = find_rules(context.dependant)
+        rules = (original.rule,) if isinstance(original, DirectRoute) else find_rules(context.dependant)
         for method in sorted(context.methods):
             endpoints.append(Endpoint(method=method, path=context.path, url=url, rules=rules))
     return endpoints, strays
@@ -138,10 +141,14 @@ def test_route_table_is_not_empty():
     assert table[("POST", "/logout")] == (ALLOW_ANY_USER,)
     assert table[("GET", "/admin/users")] == (ALLOW_ADMIN,)
     assert table[("POST", "/admin/users/{user_id}/password")] == (ALLOW_ADMIN,)
-    # The case page applies its rule itself (one query with the signed-in user): still one rule.
+    # The case page and the decision apply their rules themselves (one query with the signed-in
+    # user), outside FastAPI's dependencies: still one rule each, and in the matrix below.
     (case_rule,) = table[("GET", "/attempts/{attempt_id:int}")]
     assert isinstance(case_rule, AllowInRoute)
     assert case_rule.roles == {"trainee", "manager", "admin"}
+    (decision_rule,) = table[("POST", "/attempts/{attempt_id:int}/decision")]
+    assert isinstance(decision_rule, AllowInRoute)
+    assert decision_rule.roles == {"trainee"}
 
 
 def test_every_route_declares_exactly_one_rule():
