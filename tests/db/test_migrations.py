@@ -23,17 +23,8 @@ import app.models  # noqa: F401 - registers every table on SQLModel.metadata
 from app.core.db import make_engine
 from app.core.migrate import alembic_config, downgrade, upgrade
 from app.models import CaseAttempt, Decision, User
-from tests.conftest import BACKEND, new_database
+from tests.conftest import BACKEND
 from tests.utils.rows import trainee_and_version
-
-
-@pytest.fixture
-def fresh_url(tmp_path: Path) -> Iterator[str]:
-    fresh = new_database(tmp_path)
-    try:
-        yield fresh.url
-    finally:
-        fresh.drop()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from app.core.migrate import downgrade, upgrade
 from app.models import CaseAttempt, Decision
 from app.services import decision_commit
 from tests.api import dashboard_fixtures as fx
-from tests.conftest import BACKEND, new_database
+from tests.conftest import BACKEND
 from tests.db.test_decision_tally import MONDAY, expected_tables, migration, stored, tables
 
 postgres_only = pytest.mark.skipif(
@@ -40,15 +39,6 @@ ROUNDS = 40
 CATEGORIES = ("true-deterioration", "artifact-fp", "chronic-baseline-fp", "stable-no-alert")
 WEEKS = 3
 DEADLOCK = "40P01"  # SQLSTATE deadlock_detected (psycopg's DeadlockDetected)
-
-
-@pytest.fixture
-def fresh_url(tmp_path: Path) -> Iterator[str]:
-    fresh = new_database(tmp_path)
-    try:
-        yield fresh.url
-    finally:
-        fresh.drop()
 
 
 @pytest.fixture
