@@ -137,11 +137,15 @@ def _pool_args(pool_size: int) -> dict[str, int]:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """The app's engine. A failed statement's error (and so the log line that reports it) names
+    no bound values (`hide_parameters`): they include session-token digests, password hashes and
+    what trainees typed."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
             pool_pre_ping=False,
+            hide_parameters=True,
             # A file gets a pool sized like PostgreSQL's (the app's concurrency gate counts on
             # it); an in-memory database keeps SQLAlchemy's single-connection pool.
             **({} if url in ("sqlite://", "sqlite:///:memory:") else _pool_args(pool_size)),
@@ -181,7 +185,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         writers.install(engine)
         _WRITERS[engine] = writers
         return engine
-    engine = create_engine(url, pool_recycle=1800, **_pool_args(pool_size))
+    engine = create_engine(url, pool_recycle=1800, hide_parameters=True, **_pool_args(pool_size))
     _ping_unless_just_used(engine)
     return engine
 

@@ -40,7 +40,7 @@ from app.models import AuditEvent, Decision
 
 __all__ = ["write_decision"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alertdrill.decisions")  # JSON lines, like every app log (app/core/logging.py)
 
 _DECISION = Decision.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]

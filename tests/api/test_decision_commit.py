@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.core.db import make_engine
+from app.core.logging import JsonFormatter
 from app.core.migrate import upgrade
 from app.models import AuditEvent, CaseAttempt, Decision, User
 from app.services import decision_commit
@@ -131,7 +132,21 @@ def test_decisions_waiting_together_share_one_insert_and_each_is_stored_once(wor
     )
 
 
-def test_a_row_the_database_refuses_fails_only_its_own_request(world, inserts, caplog):
+@pytest.fixture
+def batch_log() -> Iterator[list[logging.LogRecord]]:
+    """What the group commit logs (its logger does not propagate once the app configured logging)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("alertdrill.decisions")
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_row_the_database_refuses_fails_only_its_own_request(world, inserts, batch_log):
     bad = world.attempt_ids[3]
 
     def refuse(_conn, _cursor, statement, params, _context, _many) -> None:  # type: ignore[no-untyped-def]
@@ -142,19 +157,32 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(world, inserts, c
 
     event.listen(world.engine, "before_cursor_execute", refuse)
     try:
-        with caplog.at_level(logging.WARNING, logger="app.services.decision_commit"):
-            results = _in_threads([
-                (lambda a=a: _decide(world, a, action="dismiss", reason="other", reason_text="REFUSE ME"))
-                if a == bad else (lambda a=a: _decide(world, a))
-                for a in world.attempt_ids
-            ])
+        results = _in_threads([
+            (lambda a=a: _decide(world, a, action="dismiss", reason="other", reason_text="REFUSE ME"))
+            if a == bad else (lambda a=a: _decide(world, a))
+            for a in world.attempt_ids
+        ])
     finally:
         event.remove(world.engine, "before_cursor_execute", refuse)
     failed = [a for a, r in zip(world.attempt_ids, results, strict=True) if isinstance(r, BaseException)]
     assert failed == [bad]
     assert "refused by the test" in str(results[world.attempt_ids.index(bad)])
     assert [d.attempt_id for d in _stored(world)] == [a for a in world.attempt_ids if a != bad]
-    assert any("written alone" in r.getMessage() for r in caplog.records)
+    assert any("written alone" in r.getMessage() for r in batch_log)
+
+
+def test_a_failed_write_names_no_values_in_its_error_or_the_log(world, batch_log):
+    # A row the database refuses (its trainee does not exist): the error and the batch's log line
+    # say what failed, not what the trainee typed (nor, elsewhere, token digests or hashes).
+    with Session(world.engine) as s:
+        values = _values(s, world) | {"trainee_id": 999_999, "reason_text": "private words"}
+        with pytest.raises(Exception) as failed:
+            decision_commit.write_decision(s, values)
+    logged = "\n".join(JsonFormatter().format(r) for r in batch_log)
+    assert "written alone" in logged and "foreign key" in (str(failed.value) + logged).lower()
+    assert "private words" not in str(failed.value) and "private words" not in logged
+    assert '"logger": "alertdrill.decisions"' in logged
+    assert _stored(world) == []
 
 
 def test_the_same_attempt_twice_in_one_batch_stores_one_decision(world, inserts):
@@ -184,7 +212,7 @@ def test_batches_never_mix_databases(world, tmp_path):
         other.dispose()
 
 
-def test_a_batch_whose_commit_fails_tells_no_one_and_each_writes_alone(world, inserts, caplog):
+def test_a_batch_whose_commit_fails_tells_no_one_and_each_writes_alone(world, inserts, batch_log):
     failures: list[int] = []
 
     def fail_first_commit_of_a_write(conn) -> None:  # type: ignore[no-untyped-def]
@@ -195,8 +223,7 @@ def test_a_batch_whose_commit_fails_tells_no_one_and_each_writes_alone(world, in
 
     event.listen(world.engine, "commit", fail_first_commit_of_a_write)
     try:
-        with caplog.at_level(logging.WARNING, logger="app.services.decision_commit"):
-            results = _in_threads([lambda a=a: _decide(world, a) for a in world.attempt_ids])
+        results = _in_threads([lambda a=a: _decide(world, a) for a in world.attempt_ids])
     finally:
         event.remove(world.engine, "commit", fail_first_commit_of_a_write)
     assert failures == [1]
@@ -204,7 +231,7 @@ def test_a_batch_whose_commit_fails_tells_no_one_and_each_writes_alone(world, in
     stored = _stored(world)
     assert [d.attempt_id for d in stored] == world.attempt_ids  # each once
     assert {r[0] for r in results} == {d.id for d in stored}
-    assert any("written alone" in r.getMessage() for r in caplog.records)
+    assert any("written alone" in r.getMessage() for r in batch_log)
 
 
 def test_postgresql_refuses_an_over_long_value_instead_of_cutting_it(world):
