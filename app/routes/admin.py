@@ -198,7 +198,7 @@ def _user_action(
     )
 
 
-@router.post("/users/{user_id}/deactivate")
+@router.post("/users/{user_id:id}/deactivate")
 def users_deactivate(
     request: Request,
     session: SessionDep,
@@ -214,7 +214,7 @@ def users_deactivate(
     )
 
 
-@router.post("/users/{user_id}/reactivate")
+@router.post("/users/{user_id:id}/reactivate")
 def users_reactivate(
     request: Request,
     session: SessionDep,
@@ -230,7 +230,7 @@ def users_reactivate(
     )
 
 
-@router.post("/users/{user_id}/password")
+@router.post("/users/{user_id:id}/password")
 def users_reset_password(
     request: Request,
     session: SessionDep,
@@ -307,7 +307,7 @@ def units_create(
     )
 
 
-@router.post("/units/{unit_id}/cohorts")
+@router.post("/units/{unit_id:id}/cohorts")
 def cohorts_create(
     request: Request,
     session: SessionDep,

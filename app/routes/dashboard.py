@@ -170,7 +170,7 @@ def categories(request: Request, session: SessionDep, principal: ManagerDep, f: 
     return render(request, "pages/dashboard/categories.html", ctx, block="results")
 
 
-@router.get("/trainees/{trainee_id}", dependencies=[Depends(ALLOW_MANAGER)])
+@router.get("/trainees/{trainee_id:id}", dependencies=[Depends(ALLOW_MANAGER)])
 def trainee_detail(
     request: Request,
     session: SessionDep,
@@ -278,7 +278,7 @@ def create_token(
     return _tokens_page(request, session, principal, new_token=token)
 
 
-@router.post("/tokens/{token_id}/revoke", dependencies=[Depends(ALLOW_MANAGER)])
+@router.post("/tokens/{token_id:id}/revoke", dependencies=[Depends(ALLOW_MANAGER)])
 def revoke_token(request: Request, session: SessionDep, principal: ManagerDep, token_id: int) -> Response:
     try:
         api_tokens.revoke_token(session, principal.user, token_id)

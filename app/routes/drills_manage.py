@@ -112,7 +112,7 @@ def create(
     return RedirectResponse(target, status_code=303)
 
 
-@router.get("/{drill_id:int}")
+@router.get("/{drill_id:id}")
 def drill_detail(request: Request, session: SessionDep, principal: Educator, drill_id: int) -> Response:
     """One drill: what it deals and which cohort members have done how many cases."""
     found = drill_visible_to(session, principal.user, drill_id)

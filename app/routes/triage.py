@@ -98,7 +98,7 @@ def my_drills(request: Request, session: SessionDep, principal: TraineeDep) -> R
                   block="content")
 
 
-@router.get("/drills/{drill_id:int}", dependencies=[Depends(ALLOW_TRAINEE)])
+@router.get("/drills/{drill_id:id}", dependencies=[Depends(ALLOW_TRAINEE)])
 def drill_page(request: Request, session: SessionDep, principal: TraineeDep, drill_id: int) -> Response:
     drill = _own_drill(session, principal, drill_id)
     progress = drill_progress(session, drill=drill, trainee_id=principal.id)
@@ -106,7 +106,7 @@ def drill_page(request: Request, session: SessionDep, principal: TraineeDep, dri
     return render(request, "pages/triage/set.html", ctx, block="content")
 
 
-@router.post("/drills/{drill_id:int}/next", dependencies=[Depends(ALLOW_TRAINEE)])
+@router.post("/drills/{drill_id:id}/next", dependencies=[Depends(ALLOW_TRAINEE)])
 def drill_next(session: SessionDep, principal: TraineeDep, drill_id: int) -> Response:
     drill = _own_drill(session, principal, drill_id)
     try:
@@ -159,7 +159,7 @@ def _case_page(request: Request, lazy: LazySession, rule: AllowInRoute, attempt_
         lazy.close()  # in this thread: the request then ends with no database work left
 
 
-@router.post("/attempts/{attempt_id:int}/independent", dependencies=[Depends(ALLOW_TRAINEE)])
+@router.post("/attempts/{attempt_id:id}/independent", dependencies=[Depends(ALLOW_TRAINEE)])
 def independent_judgement(
     request: Request,
     session: SessionDep,
@@ -234,7 +234,7 @@ def _decide(
 # (app.deps.DirectRoute); managers and admins may open a decided case read-only (the dashboard
 # drills down to it).
 router.routes[:0] = [
-    DirectRoute("/attempts/{attempt_id:int}", case_page, methods=["GET"],
+    DirectRoute("/attempts/{attempt_id:id}", case_page, methods=["GET"],
                 rule=AllowInRoute("trainee", "manager", "admin")),
-    DirectRoute("/attempts/{attempt_id:int}/decision", decide, methods=["POST"], rule=AllowInRoute("trainee")),
+    DirectRoute("/attempts/{attempt_id:id}/decision", decide, methods=["POST"], rule=AllowInRoute("trainee")),
 ]

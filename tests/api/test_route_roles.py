@@ -140,13 +140,13 @@ def test_route_table_is_not_empty():
     assert table[("GET", "/healthz")] == (PUBLIC,)
     assert table[("POST", "/logout")] == (ALLOW_ANY_USER,)
     assert table[("GET", "/admin/users")] == (ALLOW_ADMIN,)
-    assert table[("POST", "/admin/users/{user_id}/password")] == (ALLOW_ADMIN,)
+    assert table[("POST", "/admin/users/{user_id:id}/password")] == (ALLOW_ADMIN,)
     # The case page and the decision apply their rules themselves (one query with the signed-in
     # user), outside FastAPI's dependencies: still one rule each, and in the matrix below.
-    (case_rule,) = table[("GET", "/attempts/{attempt_id:int}")]
+    (case_rule,) = table[("GET", "/attempts/{attempt_id:id}")]
     assert isinstance(case_rule, AllowInRoute)
     assert case_rule.roles == {"trainee", "manager", "admin"}
-    (decision_rule,) = table[("POST", "/attempts/{attempt_id:int}/decision")]
+    (decision_rule,) = table[("POST", "/attempts/{attempt_id:id}/decision")]
     assert isinstance(decision_rule, AllowInRoute)
     assert decision_rule.roles == {"trainee"}
 
@@ -317,3 +317,22 @@ def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(visitor, app, demo
         client.headers.pop("X-CSRF-Token")
         got = {url: client.post(url, data={"csrf_token": "jeton-é"}).status_code for url in expected}
     assert got == expected
+
+
+# One past the largest id PostgreSQL's INTEGER holds (SQLite's are wider), past 64 bits, and more
+# digits than Python's int() takes.
+HUGE_IDS = (str(2**31), str(2**63), "9" * 5000)
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if PLACEHOLDER_ID in e.url], ids=str)
+def test_an_id_no_row_can_have_is_not_found_not_a_server_error(endpoint: Endpoint, app, demo, db):
+    """A crafted URL with an id past the databases' integer range: 404 (or a refusal), never 500."""
+    (rule,) = endpoint.rules
+    admitted = [v for v in ROLES if isinstance(rule, AccessRule) and v in rule.roles]
+    with TestClient(app, base_url="http://testserver", follow_redirects=False,
+                    raise_server_exceptions=False) as client:
+        got = {}
+        for huge in HUGE_IDS:
+            _prepare(client, db, admitted[0] if admitted else "anonymous")
+            got[huge] = client.request(endpoint.method, endpoint.url.replace(PLACEHOLDER_ID, huge)).status_code
+    assert got == dict.fromkeys(HUGE_IDS, 404), f"{endpoint}: {got}"
