@@ -292,6 +292,15 @@ def _reads_autocommit(session: Session) -> bool:
     return session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
+def end_read_snapshot(session: Session) -> None:
+    """Let the session's next statement see what other transactions have committed since it began
+    reading: a read transaction keeps its snapshot on SQLite (and on PostgreSQL above READ
+    COMMITTED), so it is ended, without expiring anything loaded. Reading in autocommit
+    (`read_autocommit`) there is none to end."""
+    if session.in_transaction() and not _reads_autocommit(session):
+        commit_keeping_loaded(session)
+
+
 def commit_keeping_loaded(session: Session) -> None:
     """Commit without expiring the session's objects (they already hold what was written)."""
     session.expire_on_commit, expire = False, session.expire_on_commit

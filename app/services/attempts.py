@@ -1,8 +1,8 @@
 """Case attempts and the decisions made on them: the one write path for a decision.
 
-`record_decision` is used by the trainee's form, the demo-history seeder and the load
-test alike, so correctness, timing, denormalised dashboard columns and the audit event
-are decided in exactly one place. A decision is stored once: the same submission again
+`record_decision` is used by the trainee's form and the load test, and the demo-history seeder
+builds its rows with the same `decision_values`, so correctness, timing and the denormalised
+dashboard columns are decided in exactly one place. A decision is stored once: the same submission again
 returns the stored row, a different answer is refused (`DecisionConflict`), and the
 unique constraint on `decision.attempt_id` settles races.
 """
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from app.core.db import begin_write, commit_keeping_loaded
+from app.core.db import begin_write, commit_keeping_loaded, end_read_snapshot
 from app.models import (
     AuditEvent,
     CaseAttempt,
@@ -374,11 +374,9 @@ def record_decision(
     # Committed with whatever other decisions this worker is writing at the same moment
     # (app/services/decision_commit.py); None: one for this attempt was stored first.
     new_id = write_decision(session, values)
-    if session.in_transaction() and session.get_bind().dialect.name == "sqlite":
-        # A request whose decision another wrote still has its read snapshot open: end it, so what
-        # it reads next (the feedback, the stored row) sees that commit. (PostgreSQL's statements
-        # each see the latest commits.)
-        commit_keeping_loaded(session)
+    # A request whose decision another wrote may still hold the read snapshot it began with: what it
+    # reads next (the feedback, the stored row) must see that commit.
+    end_read_snapshot(session)
     if new_id is None:
         stored = decision_for(session, attempt_id)
         if stored is None:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.core.db import make_engine
-from app.core.logging import JsonFormatter
+from app.core.logging import WITHHELD, JsonFormatter
 from app.core.migrate import upgrade
 from app.models import AuditEvent, CaseAttempt, Decision, User
 from app.services import decision_commit
@@ -183,6 +183,19 @@ def test_a_failed_write_names_no_values_in_its_error_or_the_log(world, batch_log
     assert "private words" not in str(failed.value) and "private words" not in logged
     assert '"logger": "alertdrill.decisions"' in logged
     assert _stored(world) == []
+
+
+def test_postgresqls_quote_of_the_row_stays_out_of_the_log(world, batch_log):
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (SQLite's constraint errors quote no values)")
+    with Session(world.engine) as s:
+        values = _values(s, world) | {"category": None, "reason_text": "private words"}
+        with pytest.raises(Exception) as failed:
+            decision_commit.write_decision(s, values)
+    assert "private words" in str(failed.value)  # PostgreSQL's DETAIL quotes the failing row
+    logged = "\n".join(JsonFormatter().format(r) for r in batch_log)
+    assert "written alone" in logged and "not-null" in logged
+    assert "private words" not in logged and WITHHELD in logged
 
 
 def test_the_same_attempt_twice_in_one_batch_stores_one_decision(world, inserts):

@@ -122,6 +122,8 @@ def test_decision_input_is_valid_for_the_write_path():
 
 
 def test_the_demos_decision_matches_what_record_decision_stores(published):
+    # Both build their columns with decision_values; what this checks is that the write path
+    # (group commit's own INSERT, not the ORM) stores them unchanged, column for column.
     db = published
     ensure_demo_accounts(db)
     nurse = db.exec(select(User).where(User.username == "nurse")).one()
