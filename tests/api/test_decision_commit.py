@@ -26,6 +26,7 @@ from app.models import AuditEvent, CaseAttempt, Decision, User
 from app.services import decision_commit
 from app.services.attempts import DecisionConflict, DecisionInput, decision_values, record_decision
 from tests.conftest import new_database
+from tests.utils.logs import captured
 from tests.utils.rows import trainee_and_version
 
 N = 6
@@ -134,16 +135,9 @@ def test_decisions_waiting_together_share_one_insert_and_each_is_stored_once(wor
 
 @pytest.fixture
 def batch_log() -> Iterator[list[logging.LogRecord]]:
-    """What the group commit logs (its logger does not propagate once the app configured logging)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("alertdrill.decisions")
-    logger.addHandler(handler)
-    try:
+    """What the group commit logs."""
+    with captured("alertdrill.decisions", logging.WARNING) as records:
         yield records
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_a_row_the_database_refuses_fails_only_its_own_request(world, inserts, batch_log):

@@ -30,6 +30,7 @@ from app.main import SECURITY_HEADERS
 from app.models import AuditEvent, Decision, PreAlertJudgement
 from app.services.attempts import answer_of, view_of
 from tests.utils.auth import login
+from tests.utils.logs import captured
 from tests.utils.triage import attempt, decide, make_drill, next_case, publish
 
 SCENARIOS = ["copd-hypercapnic-baseline", "pneumonia-respiratory-failure"]
@@ -41,24 +42,10 @@ def nurse(demo, client):
     return login(client, "nurse")
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def access_log(client) -> Iterator[_Records]:
-    handler = _Records()
-    logger = logging.getLogger("alertdrill.http")
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
+def access_log(client) -> Iterator[list[logging.LogRecord]]:
+    with captured("alertdrill.http") as records:
+        yield records
 
 
 # -- headers and the access log ----------------------------------------------------------------
@@ -88,7 +75,7 @@ def test_one_json_log_line_per_request_with_the_same_fields(client, access_log):
     r = client.get("/login?next=/drills", headers={"X-Request-ID": "req-42"})
     assert r.status_code == 200
     client.get("/no-such-page")
-    first, second = access_log.records
+    first, second = access_log
     line = json.loads(JsonFormatter().format(first))
     assert line["msg"] == "request" and line["logger"] == "alertdrill.http" and line["level"] == "INFO"
     assert {k: line[k] for k in ("request_id", "method", "path", "status")} == {
