@@ -106,7 +106,10 @@ def tally_sql(
 
 def trigger_function_sql(ordered: bool = False, replace: bool = False) -> str:
     """PostgreSQL's trigger function: `tally_sql` for each table over the statement's transition
-    table. As installed here (ordered=False), and by migration 0008 (CREATE OR REPLACE, ordered)."""
+    table. As installed here (ordered=False), and by migration 0008 (CREATE OR REPLACE, ordered).
+
+    Migrations that ran must keep meaning what they did: 0008 loads this function from this
+    file, so a new kind of tally is a new migration with its own statements, not an edit here."""
     statements = "".join(
         f"  {tally_sql('postgresql', table, source='inserted_decisions', ordered=ordered)};\n"
         for table in TABLES
