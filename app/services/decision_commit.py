@@ -28,6 +28,7 @@ import contextlib
 import logging
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ from sqlmodel import Session
 from app.core.db import begin_write, commit_keeping_loaded
 from app.models import AuditEvent, Decision
 
-__all__ = ["write_decision"]
+__all__ = ["decision_audit", "write_decision"]
 
 log = logging.getLogger("alertdrill.decisions")  # JSON lines, like every app log (app/core/logging.py)
 
@@ -81,15 +82,21 @@ def _insert_postgresql(conn: Connection, rows: list[dict[str, Any]]) -> list[tup
     return [(i, a) for i, a in conn.execute(_PG_WRITE, columns)]
 
 
+def decision_audit(decision_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The audit event's columns for the decision `decision_id` with columns `values`: what
+    PostgreSQL's statement above builds in SQL, for SQLite's write and the demo history."""
+    return {
+        "at": values["created_at"], "actor_id": values["trainee_id"], "action": "decision.record",
+        "target": f"attempt:{values['attempt_id']}",
+        "detail": {"decision_id": decision_id, "action": values["action"], "correct": values["correct"]},
+    }
+
+
 def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[tuple[int, int]]:
     inserted = [(i, a) for i, a in conn.execute(_SQLITE_INSERT, rows)]
     by_attempt = {r["attempt_id"]: r for r in rows}
     if inserted:
-        conn.execute(_SQLITE_AUDIT, [
-            {"at": r["created_at"], "actor_id": r["trainee_id"], "action": "decision.record",
-             "target": f"attempt:{a}", "detail": {"decision_id": i, "action": r["action"], "correct": r["correct"]}}
-            for i, a in inserted for r in (by_attempt[a],)
-        ])
+        conn.execute(_SQLITE_AUDIT, [decision_audit(i, by_attempt[a]) for i, a in inserted])
     return inserted
 
 

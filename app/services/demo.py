@@ -50,6 +50,7 @@ from app.services.accounts import (
 )
 from app.services.attempts import DecisionInput, decision_values
 from app.services.dealing import NO_ALERT_CATEGORIES, GeneratedCase, generate_case, seed_for
+from app.services.decision_commit import decision_audit
 from app.services.scenarios import latest_versions
 
 SYNTHETIC_PREFIX = "sim-"
@@ -391,11 +392,7 @@ def _history_for(
         )
     session.add_all(decisions)
     session.flush()
-    extras += [
-        AuditEvent(at=d.created_at, actor_id=trainee.id, action="decision.record", target=f"attempt:{d.attempt_id}",
-                   detail={"decision_id": d.id, "action": d.action, "correct": d.correct})
-        for d in decisions
-    ]
+    extras += [AuditEvent(**decision_audit(d.id or 0, d.model_dump())) for d in decisions]
     session.add_all(extras)
     session.flush()
     return len(made), len(decisions)
