@@ -424,8 +424,7 @@ def _setup_main(args: argparse.Namespace) -> None:
                     vid, case = cases[(i + pos) % len(cases)]
                     batch.append(CaseAttempt(trainee_id=u.id or 0, drill_id=None, position=pos,
                                              scenario_version_id=vid or 0, seed=1000 + pos,
-                                             view_json=case.view_json, answer_json=case.answer_json,
-                                             alert_fired=case.alert_fired, deteriorated=case.deteriorated))
+                                             **case.attempt_columns()))
                 session.add_all(batch)
                 session.flush()
                 attempt_ids = [a.id for a in batch]

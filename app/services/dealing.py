@@ -64,6 +64,12 @@ class GeneratedCase:
     deteriorated: bool
     news2_at_decision: int | None  # the NEWS2 the chart shows at the decision; None if none is charted
 
+    def attempt_columns(self) -> dict[str, Any]:
+        """The CaseAttempt columns that store this case: its JSON, and the two facts a decision
+        reads without it (every place that deals or seeds a case sets all four from here)."""
+        return {"view_json": self.view_json, "answer_json": self.answer_json,
+                "alert_fired": self.alert_fired, "deteriorated": self.deteriorated}
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -302,10 +308,7 @@ def deal_attempt(
         scenario_version_id=version_id,
         seed=seed,
         independent_first=independent,
-        view_json=case.view_json,
-        answer_json=case.answer_json,
-        alert_fired=case.alert_fired,
-        deteriorated=case.deteriorated,
+        **case.attempt_columns(),
     )
     session.add(attempt)
     try:

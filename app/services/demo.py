@@ -363,10 +363,7 @@ def _history_for(
                 scenario_version_id=pc.version.id or 0,
                 seed=pc.seed,
                 independent_first=independent,
-                view_json=pc.case.view_json,
-                answer_json=pc.case.answer_json,
-                alert_fired=pc.case.alert_fired,
-                deteriorated=pc.case.deteriorated,
+                **pc.case.attempt_columns(),
                 started_at=clock,
             )
             made.append((attempt, pc, sim, decided_at, independent))
