@@ -7,8 +7,9 @@
 One server (gunicorn + uvicorn workers on 127.0.0.1, BENCH_ROUTES=true, a fresh database with
 trainees, logged-in sessions and pre-dealt cases) and `wrk -t2 -c64 --latency` on the same
 machine, round-robin over the endpoints for --rounds rounds (medians reported), after 2 s of each
-endpoint unmeasured to warm every worker up. Before each measured run the database is let settle (a CHECKPOINT and any autovacuum finished on PostgreSQL, a
-WAL checkpoint on SQLite): otherwise the run after a write-heavy one pays for its WAL and vacuum.
+endpoint unmeasured to warm every worker up. Before each measured run the database is let settle
+(a CHECKPOINT and any autovacuum finished on PostgreSQL, a WAL checkpoint on SQLite): otherwise the
+run after a write-heavy one pays for its WAL and vacuum.
 
   hello       GET /bench/hello            JSON hello-world: the framework's ceiling here
   insert      POST /bench/insert          one raw single-row INSERT through the same driver

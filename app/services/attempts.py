@@ -2,9 +2,9 @@
 
 `record_decision` is used by the trainee's form and the load test, and the demo-history seeder
 builds its rows with the same `decision_values`, so correctness, timing and the denormalised
-dashboard columns are decided in exactly one place. A decision is stored once: the same submission again
-returns the stored row, a different answer is refused (`DecisionConflict`), and the
-unique constraint on `decision.attempt_id` settles races.
+dashboard columns are decided in exactly one place. A decision is stored once: the same
+submission again returns the stored row, a different answer is refused (`DecisionConflict`),
+and the unique constraint on `decision.attempt_id` settles races.
 """
 
 from __future__ import annotations
