@@ -25,9 +25,3 @@ def utcnow() -> datetime:
 
 MAX_ROW_ID = 2**31 - 1
 """The largest id an INTEGER primary key holds on PostgreSQL (SQLite's are wider)."""
-
-
-def row_id_or_none(value: int) -> int | None:
-    """The id as a query parameter, or None when no row can have it (a crafted URL): binding
-    a larger number fails on both databases instead of finding nothing."""
-    return value if 0 < value <= MAX_ROW_ID else None

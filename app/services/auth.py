@@ -12,7 +12,6 @@ from app.core.config import get_settings
 from app.core.db import begin_write
 from app.core.security import hash_password, needs_rehash, new_token, token_digest, verify_password
 from app.models import AuditEvent, LoginFailure, User, UserSession
-from app.models.base import row_id_or_none
 
 
 class LoginThrottled(Exception):
@@ -86,10 +85,11 @@ def signed_in_row(
 ) -> tuple[Any, ...] | None:
     """Run a query that reads the signed-in user with a route's own rows (one round trip for
     both): its first two columns are the session and its user, its parameters `session_id` and
-    `attempt_id`. None when the token names no live session."""
+    `attempt_id` (from the route's `{attempt_id:id}`, so one no row can have is already 0). None
+    when the token names no live session."""
     if not token:
         return None
-    params = {"attempt_id": row_id_or_none(attempt_id), "session_id": token_digest(token)}
+    params = {"attempt_id": attempt_id, "session_id": token_digest(token)}
     row = session.execute(statement, params).first()
     if row is None or not session_is_live(row[0], row[1]):
         return None
